@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using MeshLite.Configuration;
+using MeshLite.Hops;
+using MeshLite.Hosting;
+using MeshLite.Tracing.Export;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
+using Yarp.ReverseProxy;
+
+namespace MeshLite.Admin;
+
+/// <summary>The admin port (127.0.0.1:15000 by default), Envoy's admin surface in miniature. Never proxied, never traced.</summary>
+internal static class AdminEndpoints
+{
+    private static readonly (string Path, string Description)[] _index =
+    [
+        ("/healthz/ready", "200 once every listener is up, 503 while draining"),
+        ("/config_dump", "the effective configuration as JSON (secrets redacted)"),
+        ("/clusters", "each cluster and its endpoints"),
+        ("/debug/traces", "the newest finished spans as OTLP JSON (?limit=, ?traceId=)"),
+        ("/drain_listeners", "POST: start draining (readiness turns 503)"),
+    ];
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var admin = new ListenerMetadata(ListenerKind.Admin);
+        endpoints.MapGet("/", static context => WriteIndexAsync(context)).WithMetadata(admin);
+        endpoints.MapGet("/healthz/ready", static context =>
+        {
+            var state = context.RequestServices.GetRequiredService<SidecarState>();
+            context.Response.StatusCode = state.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+            context.Response.ContentType = "text/plain";
+            return context.Response.WriteAsync(state.Ready ? "LIVE\n" : state.Draining ? "DRAINING\n" : "PRE_INITIALIZING\n");
+        }).WithMetadata(admin);
+        endpoints.MapPost("/drain_listeners", static context =>
+        {
+            context.RequestServices.GetRequiredService<SidecarState>().Drain();
+            return context.Response.WriteAsync("OK\n");
+        }).WithMetadata(admin);
+        endpoints.MapGet("/config_dump", static context => WriteConfigDumpAsync(context)).WithMetadata(admin);
+        endpoints.MapGet("/clusters", static context => WriteClustersAsync(context)).WithMetadata(admin);
+        endpoints.MapGet("/debug/traces", static context => WriteTracesAsync(context)).WithMetadata(admin);
+    }
+
+    private static Task WriteIndexAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/plain";
+        var lines = string.Join('\n', _index.Select(e => $"{e.Path,-20} {e.Description}"));
+        return context.Response.WriteAsync("MeshLite admin\n\n" + lines + "\n");
+    }
+
+    private static async Task WriteConfigDumpAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var settings = services.GetRequiredService<MeshLiteSettings>();
+        var bindings = services.GetRequiredService<ListenerBindings>();
+        var options = JsonSerializer.SerializeToNode(settings.Options, AdminJsonContext.Default.MeshLiteOptions)!.AsObject();
+        if (options["Tracing"]?["Otlp"] is JsonObject otlp && otlp["Headers"] is not null)
+        {
+            otlp["Headers"] = "[redacted]";
+        }
+
+        var listeners = new JsonObject();
+        foreach (var kind in bindings.Kinds)
+        {
+            listeners[kind.ToString()] = bindings.Port(kind);
+        }
+
+        var dump = new JsonObject
+        {
+            ["identity"] = new JsonObject
+            {
+                ["node_id"] = settings.NodeId,
+                ["service"] = settings.ServiceFqdn,
+                ["pod_name"] = settings.PodName,
+                ["pod_ip"] = settings.PodIp,
+            },
+            ["listeners"] = listeners,
+            ["meshlite"] = options,
+        };
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        dump.WriteTo(json);
+    }
+
+    private static async Task WriteClustersAsync(HttpContext context)
+    {
+        var lookup = context.RequestServices.GetRequiredService<IProxyStateLookup>();
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartArray("clusters");
+        foreach (var cluster in lookup.GetClusters().OrderBy(c => c.ClusterId, StringComparer.Ordinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", cluster.ClusterId);
+            json.WriteStartArray("endpoints");
+            foreach (var destination in cluster.Destinations.Values)
+            {
+                json.WriteStartObject();
+                json.WriteString("address", destination.Model.Config.Address);
+                json.WriteString("health_passive", destination.Health.Passive.ToString());
+                json.WriteString("health_active", destination.Health.Active.ToString());
+                json.WriteNumber("active_requests", destination.ConcurrentRequestCount);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static async Task WriteTracesAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        var ring = services.GetRequiredService<DebugSpanRing>();
+        var query = context.Request.Query;
+        var limit = int.TryParse(query["limit"], out var l) && l > 0 ? Math.Min(l, ring.Capacity) : 100;
+        ActivityTraceId? traceId = null;
+        if (query["traceId"].ToString() is { Length: 32 } hex)
+        {
+            if (!Tracing.Propagation.HexId.TryParseTraceId(hex, lowercaseOnly: false, allowShort: false, out var parsed, out _))
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await context.Response.WriteAsync("traceId must be 32 hex characters\n");
+                return;
+            }
+
+            traceId = parsed;
+        }
+
+        var resource = services.GetRequiredService<TracerProvider>().GetResource();
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        OtlpJsonWriter.Write(json, resource, ring.Snapshot(limit, traceId));
+    }
+}
+
+[JsonSerializable(typeof(MeshLiteOptions))]
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+internal sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -1,0 +1,174 @@
+namespace MeshLite.Configuration;
+
+/// <summary>The <c>MeshLite</c> configuration section, as bound. <see cref="MeshLiteOptionsValidator"/> checks it once at start-up.</summary>
+public sealed class MeshLiteOptions
+{
+    public const string SectionName = "MeshLite";
+
+    public string? ServiceName { get; set; }
+    public string Namespace { get; set; } = "default";
+    public string? PodName { get; set; }
+    public string? PodIp { get; set; }
+
+    /// <summary>The port the service is known by in the mesh; names inbound spans (<c>svc.ns.svc.cluster.local:80/*</c>).</summary>
+    public int ServicePort { get; set; } = 80;
+
+    public string? Zone { get; set; }
+    public string ClusterId { get; set; } = "Kubernetes";
+    public string MeshId { get; set; } = "cluster.local";
+    public string CanonicalRevision { get; set; } = "latest";
+
+    /// <summary><c>ALLOW_ANY</c> (unknown hosts go to <c>PassthroughCluster</c>) or <c>REGISTRY_ONLY</c> (502 from <c>BlackHoleCluster</c>).</summary>
+    public string OutboundTrafficPolicy { get; set; } = OutboundTrafficPolicies.AllowAny;
+
+    public InboundListenerOptions Inbound { get; set; } = new();
+    public ListenerOptions Outbound { get; set; } = new() { Port = 15001, BindAddress = "127.0.0.1" };
+    public ListenerOptions Admin { get; set; } = new() { Port = 15000, BindAddress = "127.0.0.1" };
+    public EchoAppOptions EchoApp { get; set; } = new();
+
+    public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public TracingOptions Tracing { get; set; } = new();
+}
+
+public static class OutboundTrafficPolicies
+{
+    public const string AllowAny = "ALLOW_ANY";
+    public const string RegistryOnly = "REGISTRY_ONLY";
+}
+
+public class ListenerOptions
+{
+    public int Port { get; set; }
+    public string BindAddress { get; set; } = "0.0.0.0";
+}
+
+public sealed class InboundListenerOptions : ListenerOptions
+{
+    public InboundListenerOptions()
+    {
+        Port = 15006;
+    }
+
+    /// <summary>The local app's port on 127.0.0.1.</summary>
+    public int? AppPort { get; set; }
+
+    /// <summary><c>auto</c> (the protocol the request arrived in), <c>http</c> (HTTP/1.1) or <c>http2</c> (cleartext HTTP/2, as gRPC needs).</summary>
+    public string AppProtocol { get; set; } = UpstreamProtocols.Auto;
+
+    /// <summary>How long the app may stay silent (no response bytes) before the request fails with 504 <c>UT</c>.</summary>
+    public TimeSpan? Timeout { get; set; }
+}
+
+public sealed class EchoAppOptions
+{
+    /// <summary>When set, MeshLite also serves a small echo app on 127.0.0.1 at this port (the quick-start default).</summary>
+    public int? Port { get; set; }
+}
+
+public sealed class ServiceOptions
+{
+    public string Namespace { get; set; } = "default";
+
+    /// <summary>The service port (as in <c>outbound|8080||payment.default.svc.cluster.local</c>).</summary>
+    public int Port { get; set; } = 80;
+
+    /// <summary>Base addresses of the service's sidecar inbound listeners, e.g. <c>http://127.0.0.1:25006</c>.</summary>
+    public List<string> Endpoints { get; set; } = [];
+
+    public string Protocol { get; set; } = UpstreamProtocols.Auto;
+
+    public TimeSpan? Timeout { get; set; }
+}
+
+public static class UpstreamProtocols
+{
+    public const string Auto = "auto";
+    public const string Http = "http";
+    public const string Http2 = "http2";
+
+    public static bool IsKnown(string? value) =>
+        string.Equals(value, Auto, StringComparison.OrdinalIgnoreCase)
+        || string.Equals(value, Http, StringComparison.OrdinalIgnoreCase)
+        || string.Equals(value, Http2, StringComparison.OrdinalIgnoreCase)
+        || string.Equals(value, "grpc", StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed class TracingOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Random sampling percentage, 0–100 in steps of 0.01 (Istio's default is 1).</summary>
+    public double Sampling { get; set; } = 1.0;
+
+    /// <summary>Formats written toward the next hop: <c>w3c</c>, <c>b3multi</c>, <c>b3</c>. Default: w3c and b3multi.</summary>
+    public List<string>? Propagation { get; set; }
+
+    public bool TrustForceTraceFromMesh { get; set; }
+    public int MaxPathTagLength { get; set; } = 256;
+
+    /// <summary>Inbound paths never traced. Default: /healthz, /health, /ready, /metrics, /stats/prometheus.</summary>
+    public List<string>? ExcludePaths { get; set; }
+
+    public List<SamplingOverrideOptions> Overrides { get; set; } = [];
+    public Dictionary<string, CustomTagOptions> CustomTags { get; set; } = new(StringComparer.Ordinal);
+    public OtlpOptions Otlp { get; set; } = new();
+
+    /// <summary>How many finished spans <c>/debug/traces</c> keeps.</summary>
+    public int DebugSpanCapacity { get; set; } = 2048;
+
+    public static readonly IReadOnlyList<string> DefaultPropagation = ["w3c", "b3multi"];
+    public static readonly IReadOnlyList<string> DefaultExcludePaths = ["/healthz", "/health", "/ready", "/metrics", "/stats/prometheus"];
+}
+
+public sealed class SamplingOverrideOptions
+{
+    /// <summary>Inbound: requests whose path starts with this.</summary>
+    public string? PathPrefix { get; set; }
+
+    /// <summary>Inbound: requests with exactly this path.</summary>
+    public string? Path { get; set; }
+
+    public string? Method { get; set; }
+
+    /// <summary>Outbound: calls to this registry service.</summary>
+    public string? Service { get; set; }
+
+    public double? Percentage { get; set; }
+}
+
+public sealed class CustomTagOptions
+{
+    public LiteralTagOptions? Literal { get; set; }
+    public ValueSourceTagOptions? Environment { get; set; }
+    public ValueSourceTagOptions? Header { get; set; }
+}
+
+public sealed class LiteralTagOptions
+{
+    public string? Value { get; set; }
+}
+
+public sealed class ValueSourceTagOptions
+{
+    public string? Name { get; set; }
+    public string? DefaultValue { get; set; }
+}
+
+public sealed class OtlpOptions
+{
+    /// <summary>Overrides <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary><c>grpc</c> or <c>http/protobuf</c>; overrides <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>.</summary>
+    public string? Protocol { get; set; }
+
+    /// <summary><c>key=value,key2=value2</c>; overrides <c>OTEL_EXPORTER_OTLP_HEADERS</c>. Never shown by <c>/config_dump</c>.</summary>
+    public string? Headers { get; set; }
+
+    public int? TimeoutMilliseconds { get; set; }
+
+    public int MaxQueueSize { get; set; } = 2048;
+    public int MaxExportBatchSize { get; set; } = 512;
+    public int ScheduledDelayMilliseconds { get; set; } = 1000;
+}

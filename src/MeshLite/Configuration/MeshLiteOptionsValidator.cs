@@ -1,0 +1,297 @@
+using System.Globalization;
+using System.Net;
+
+namespace MeshLite.Configuration;
+
+/// <summary>
+/// Checks every key in one pass and names each bad key with its value, so a wrong deployment fails at start-up
+/// with one message instead of at the first request.
+/// </summary>
+internal static class MeshLiteOptionsValidator
+{
+    private const string P = MeshLiteOptions.SectionName + ":";
+
+    public static List<string> Validate(MeshLiteOptions o)
+    {
+        var errors = new List<string>();
+
+        if (string.IsNullOrWhiteSpace(o.ServiceName))
+        {
+            errors.Add($"{P}ServiceName is required (the name this service is known by in the mesh, e.g. 'payment').");
+        }
+        else if (!IsDnsLabel(o.ServiceName))
+        {
+            errors.Add($"{P}ServiceName '{o.ServiceName}' is not a DNS label (lowercase letters, digits and '-', at most 63).");
+        }
+
+        if (!IsDnsLabel(o.Namespace))
+        {
+            errors.Add($"{P}Namespace '{o.Namespace}' is not a DNS label (lowercase letters, digits and '-', at most 63).");
+        }
+
+        CheckPort(errors, "ServicePort", o.ServicePort, allowZero: false);
+        CheckListener(errors, "Inbound", o.Inbound);
+        CheckListener(errors, "Outbound", o.Outbound);
+        CheckListener(errors, "Admin", o.Admin);
+
+        if (o.Inbound.AppPort is null)
+        {
+            errors.Add($"{P}Inbound:AppPort is required (the local app's port on 127.0.0.1).");
+        }
+        else
+        {
+            CheckPort(errors, "Inbound:AppPort", o.Inbound.AppPort.Value, allowZero: false);
+        }
+
+        if (o.EchoApp.Port is int echoPort)
+        {
+            CheckPort(errors, "EchoApp:Port", echoPort, allowZero: false);
+        }
+
+        CheckDistinctPorts(errors, o);
+
+        if (!UpstreamProtocols.IsKnown(o.Inbound.AppProtocol))
+        {
+            errors.Add($"{P}Inbound:AppProtocol '{o.Inbound.AppProtocol}' is not one of auto, http, http2, grpc.");
+        }
+
+        CheckTimeout(errors, "Inbound:Timeout", o.Inbound.Timeout);
+
+        if (!string.Equals(o.OutboundTrafficPolicy, OutboundTrafficPolicies.AllowAny, StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(o.OutboundTrafficPolicy, OutboundTrafficPolicies.RegistryOnly, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add($"{P}OutboundTrafficPolicy '{o.OutboundTrafficPolicy}' is not one of ALLOW_ANY, REGISTRY_ONLY.");
+        }
+
+        foreach (var (name, service) in o.Services)
+        {
+            CheckService(errors, name, service);
+        }
+
+        CheckTracing(errors, o.Tracing, o.Services);
+        return errors;
+    }
+
+    private static void CheckService(List<string> errors, string name, ServiceOptions service)
+    {
+        var key = $"Services:{name}";
+        if (!IsDnsLabel(name))
+        {
+            errors.Add($"{P}{key}: '{name}' is not a DNS label (lowercase letters, digits and '-', at most 63).");
+        }
+
+        if (!IsDnsLabel(service.Namespace))
+        {
+            errors.Add($"{P}{key}:Namespace '{service.Namespace}' is not a DNS label.");
+        }
+
+        CheckPort(errors, key + ":Port", service.Port, allowZero: false);
+        for (var i = 0; i < service.Endpoints.Count; i++)
+        {
+            var endpoint = service.Endpoints[i];
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri)
+                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || uri.PathAndQuery != "/")
+            {
+                errors.Add($"{P}{key}:Endpoints:{i} '{endpoint}' is not a base address such as http://127.0.0.1:25006.");
+            }
+        }
+
+        if (!UpstreamProtocols.IsKnown(service.Protocol))
+        {
+            errors.Add($"{P}{key}:Protocol '{service.Protocol}' is not one of auto, http, http2, grpc.");
+        }
+
+        CheckTimeout(errors, key + ":Timeout", service.Timeout);
+    }
+
+    private static void CheckTracing(List<string> errors, TracingOptions t, Dictionary<string, ServiceOptions> services)
+    {
+        CheckPercentage(errors, "Tracing:Sampling", t.Sampling);
+        if (t.Propagation is { } formats)
+        {
+            if (formats.Count == 0)
+            {
+                errors.Add($"{P}Tracing:Propagation is empty; name at least one of w3c, b3multi, b3.");
+            }
+
+            for (var i = 0; i < formats.Count; i++)
+            {
+                if (!Tracing.Propagation.TraceFormats.TryParseName(formats[i], out _))
+                {
+                    errors.Add($"{P}Tracing:Propagation:{i} '{formats[i]}' is not one of w3c, b3multi, b3.");
+                }
+            }
+        }
+
+        if (t.MaxPathTagLength is < 1 or > 65536)
+        {
+            errors.Add($"{P}Tracing:MaxPathTagLength '{t.MaxPathTagLength}' must be between 1 and 65536.");
+        }
+
+        if (t.DebugSpanCapacity is < 0 or > 1_000_000)
+        {
+            errors.Add($"{P}Tracing:DebugSpanCapacity '{t.DebugSpanCapacity}' must be between 0 and 1000000.");
+        }
+
+        if (t.ExcludePaths is { } paths)
+        {
+            for (var i = 0; i < paths.Count; i++)
+            {
+                if (string.IsNullOrEmpty(paths[i]) || paths[i][0] != '/')
+                {
+                    errors.Add($"{P}Tracing:ExcludePaths:{i} '{paths[i]}' must start with '/'.");
+                }
+            }
+        }
+
+        for (var i = 0; i < t.Overrides.Count; i++)
+        {
+            var o = t.Overrides[i];
+            var key = $"Tracing:Overrides:{i}";
+            var kinds = (o.Path is null ? 0 : 1) + (o.PathPrefix is null ? 0 : 1) + (o.Service is null ? 0 : 1);
+            if (kinds != 1)
+            {
+                errors.Add($"{P}{key} must set exactly one of Path, PathPrefix (inbound) or Service (outbound).");
+            }
+            else if ((o.Path ?? o.PathPrefix) is { } path && !path.StartsWith('/'))
+            {
+                errors.Add($"{P}{key}: path '{path}' must start with '/'.");
+            }
+            else if (o.Service is { } service && !services.ContainsKey(service))
+            {
+                errors.Add($"{P}{key}:Service '{service}' is not a key of {P}Services.");
+            }
+
+            if (o.Percentage is null)
+            {
+                errors.Add($"{P}{key}:Percentage is required.");
+            }
+            else
+            {
+                CheckPercentage(errors, key + ":Percentage", o.Percentage.Value);
+            }
+        }
+
+        foreach (var (name, tag) in t.CustomTags)
+        {
+            var key = $"Tracing:CustomTags:{name}";
+            var kinds = (tag.Literal is null ? 0 : 1) + (tag.Environment is null ? 0 : 1) + (tag.Header is null ? 0 : 1);
+            if (kinds != 1)
+            {
+                errors.Add($"{P}{key} must set exactly one of Literal, Environment or Header.");
+            }
+            else if (tag.Literal is { Value: null or "" })
+            {
+                errors.Add($"{P}{key}:Literal:Value is required.");
+            }
+            else if ((tag.Environment ?? tag.Header) is { Name: null or "" })
+            {
+                errors.Add($"{P}{key}:{(tag.Environment is null ? "Header" : "Environment")}:Name is required.");
+            }
+        }
+
+        var otlp = t.Otlp;
+        if (otlp.Endpoint is { Length: > 0 } endpoint
+            && (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        {
+            errors.Add($"{P}Tracing:Otlp:Endpoint '{endpoint}' is not an http(s) address such as http://127.0.0.1:4317.");
+        }
+
+        if (otlp.Protocol is { Length: > 0 } protocol && protocol is not ("grpc" or "http/protobuf"))
+        {
+            errors.Add($"{P}Tracing:Otlp:Protocol '{protocol}' is not one of grpc, http/protobuf.");
+        }
+
+        if (otlp.TimeoutMilliseconds is <= 0)
+        {
+            errors.Add($"{P}Tracing:Otlp:TimeoutMilliseconds '{otlp.TimeoutMilliseconds}' must be positive.");
+        }
+
+        if (otlp.MaxQueueSize < 1 || otlp.MaxExportBatchSize < 1 || otlp.MaxExportBatchSize > otlp.MaxQueueSize)
+        {
+            errors.Add($"{P}Tracing:Otlp:MaxQueueSize '{otlp.MaxQueueSize}' and MaxExportBatchSize '{otlp.MaxExportBatchSize}' must be positive, the batch no larger than the queue.");
+        }
+
+        if (otlp.ScheduledDelayMilliseconds < 1)
+        {
+            errors.Add($"{P}Tracing:Otlp:ScheduledDelayMilliseconds '{otlp.ScheduledDelayMilliseconds}' must be positive.");
+        }
+    }
+
+    private static void CheckListener(List<string> errors, string name, ListenerOptions listener)
+    {
+        CheckPort(errors, name + ":Port", listener.Port, allowZero: true);
+        if (!IPAddress.TryParse(listener.BindAddress, out _))
+        {
+            errors.Add($"{P}{name}:BindAddress '{listener.BindAddress}' is not an IP address.");
+        }
+    }
+
+    private static void CheckDistinctPorts(List<string> errors, MeshLiteOptions o)
+    {
+        var ports = new List<(string Key, int Port)>
+        {
+            ("Inbound:Port", o.Inbound.Port),
+            ("Outbound:Port", o.Outbound.Port),
+            ("Admin:Port", o.Admin.Port),
+        };
+        if (o.Inbound.AppPort is int appPort)
+        {
+            ports.Add(("Inbound:AppPort", appPort));
+        }
+
+        for (var i = 0; i < ports.Count; i++)
+        {
+            for (var j = i + 1; j < ports.Count; j++)
+            {
+                if (ports[i].Port != 0 && ports[i].Port == ports[j].Port)
+                {
+                    errors.Add($"{P}{ports[j].Key} '{ports[j].Port}' is already used by {P}{ports[i].Key}.");
+                }
+            }
+        }
+    }
+
+    private static void CheckPort(List<string> errors, string key, int port, bool allowZero)
+    {
+        if (port < (allowZero ? 0 : 1) || port > 65535)
+        {
+            errors.Add($"{P}{key} '{port.ToString(CultureInfo.InvariantCulture)}' is not a port ({(allowZero ? 0 : 1)}–65535{(allowZero ? "; 0 picks a free one" : "")}).");
+        }
+    }
+
+    private static void CheckTimeout(List<string> errors, string key, TimeSpan? timeout)
+    {
+        if (timeout is { } t && t <= TimeSpan.Zero)
+        {
+            errors.Add($"{P}{key} '{t}' must be positive (e.g. 00:00:15).");
+        }
+    }
+
+    private static void CheckPercentage(List<string> errors, string key, double value)
+    {
+        if (double.IsNaN(value) || value < 0 || value > 100)
+        {
+            errors.Add($"{P}{key} '{value.ToString(CultureInfo.InvariantCulture)}' must be a percentage between 0 and 100.");
+        }
+    }
+
+    private static bool IsDnsLabel(string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > 63 || value[0] == '-' || value[^1] == '-')
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (!char.IsAsciiLetterLower(c) && !char.IsAsciiDigit(c) && c != '-')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

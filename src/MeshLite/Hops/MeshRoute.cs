@@ -1,0 +1,26 @@
+namespace MeshLite.Hops;
+
+public enum MeshRouteKind : byte
+{
+    Inbound,
+    Registry,
+    Passthrough,
+    BlackHole,
+    NoRoute,
+}
+
+/// <summary>
+/// What MeshLite knows of a route before any request: its listener, cluster and span name. Attached as endpoint
+/// metadata, so the per-request work is a lookup, not string building.
+/// </summary>
+public sealed record MeshRoute(
+    MeshRouteKind Kind,
+    ListenerKind Listener,
+    string? ClusterName,
+    string? ServiceName,
+    string? OperationName,
+    string UpstreamProtocol)
+{
+    public const string PassthroughCluster = "PassthroughCluster";
+    public const string BlackHoleCluster = "BlackHoleCluster";
+}

@@ -1,0 +1,155 @@
+using System.Net;
+using MeshLite.Admin;
+using MeshLite.Configuration;
+using MeshLite.EchoApp;
+using MeshLite.Hops;
+using MeshLite.Proxy;
+using MeshLite.Tracing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace MeshLite.Hosting;
+
+/// <summary>Composes the sidecar: configuration, listeners, YARP, tracing, admin. Program and the tests both build it here.</summary>
+public static partial class MeshLiteApplication
+{
+    /// <summary>Builds the sidecar; throws <see cref="MeshLiteConfigurationException"/> naming every bad key.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (builder.Configuration["config"] is { Length: > 0 } configFile)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+
+            // Command line and environment still win over the file.
+            builder.Configuration.AddEnvironmentVariables();
+            builder.Configuration.AddCommandLine(args);
+        }
+
+        configure?.Invoke(builder);
+        builder.AddMeshLite();
+        var app = builder.Build();
+        app.MapMeshLite();
+        return app;
+    }
+
+    internal static void AddMeshLite(this WebApplicationBuilder builder)
+    {
+        var settings = MeshLiteSettings.Load(builder.Configuration);
+        var options = settings.Options;
+        var services = builder.Services;
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+
+        // No per-request framework logs: the hosting "request starting" lines (and the Activity ASP.NET Core creates
+        // for them) and YARP's "Proxying to" lines cost more than the proxying; MeshLite's own hop record replaces them.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Warning);
+
+        // Kestrel warns that cleartext HTTP/2 needs ALPN; ListenerConnectionMiddleware provides prior knowledge instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
+
+        var bindings = new ListenerBindings();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.AllowAlternateSchemes = true;
+            Listen(kestrel, bindings, ListenerKind.Inbound, options.Inbound.BindAddress, options.Inbound.Port, HttpProtocols.Http1AndHttp2);
+            Listen(kestrel, bindings, ListenerKind.Outbound, options.Outbound.BindAddress, options.Outbound.Port, HttpProtocols.Http1AndHttp2);
+            Listen(kestrel, bindings, ListenerKind.Admin, options.Admin.BindAddress, options.Admin.Port, HttpProtocols.Http1);
+            if (options.EchoApp.Port is int echoPort)
+            {
+                Listen(kestrel, bindings, ListenerKind.EchoApp, "127.0.0.1", echoPort, HttpProtocols.Http1AndHttp2);
+            }
+        });
+
+        services.AddSingleton(settings);
+        services.AddSingleton(bindings);
+        services.AddSingleton<SidecarState>();
+        services.AddSingleton<MatcherPolicy, ListenerMatcherPolicy>();
+        var routes = new MeshRouteTable(settings);
+        services.AddSingleton(routes);
+        services.AddSingleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>();
+        services.AddReverseProxy()
+            .LoadFromMemory(routes.Routes, routes.Clusters)
+            .AddTransforms<SidecarTransformProvider>();
+        services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>());
+        services.AddMeshLiteTracing(builder.Configuration, settings);
+    }
+
+    internal static void MapMeshLite(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<MeshLiteSettings>();
+        var routes = app.Services.GetRequiredService<MeshRouteTable>();
+        var bindings = app.Services.GetRequiredService<ListenerBindings>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshLite");
+        app.Services.GetRequiredService<SidecarState>();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            foreach (var kind in bindings.Kinds)
+            {
+                var port = bindings.Port(kind);
+                Log.Listening(logger, kind, port);
+            }
+
+            Log.Started(logger, settings.NodeId, settings.InboundClusterName);
+        });
+
+        app.UseRouting();
+        app.UseMiddleware<SidecarHopMiddleware>();
+
+        AdminEndpoints.Map(app);
+        if (settings.Options.EchoApp.Port is not null)
+        {
+            EchoAppEndpoints.Map(app);
+        }
+
+        if (settings.RegistryOnly)
+        {
+            MeshLocalRoutes.MapBlackHole(app);
+        }
+
+        app.MapReverseProxy(pipeline =>
+            {
+                pipeline.UseMiddleware<ForwarderOutcomeMiddleware>();
+                pipeline.UseSessionAffinity();
+                pipeline.UseLoadBalancing();
+                pipeline.UsePassiveHealthChecks();
+            })
+            .ConfigureEndpoints((endpoint, route) =>
+            {
+                if (routes.Find(route.RouteId) is { } meshRoute)
+                {
+                    endpoint.WithMetadata(meshRoute, new ListenerMetadata(meshRoute.Listener));
+                }
+            });
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, ListenerBindings bindings, ListenerKind kind, string address, int port, HttpProtocols protocols)
+    {
+        kestrel.Listen(IPAddress.Parse(address), port, listen =>
+        {
+            listen.Protocols = protocols;
+            var detectHttp2 = protocols == HttpProtocols.Http1AndHttp2;
+            listen.Use(next => new ListenerConnectionMiddleware(next, kind, detectHttp2).OnConnectionAsync);
+            bindings.Add(kind, listen);
+        });
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, EventName = "Listening", Message = "{listener} listener on port {port}.")]
+        public static partial void Listening(ILogger logger, ListenerKind listener, int port);
+
+        [LoggerMessage(EventId = 102, Level = LogLevel.Information, EventName = "Started", Message = "MeshLite ready: node_id '{nodeId}', app cluster '{cluster}'.")]
+        public static partial void Started(ILogger logger, string nodeId, string cluster);
+    }
+}

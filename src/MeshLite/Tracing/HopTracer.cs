@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Globalization;
+using MeshLite.Configuration;
+using MeshLite.Hops;
+using MeshLite.Tracing.Propagation;
+using MeshLite.Tracing.Sampling;
+using Microsoft.AspNetCore.Http.Features;
+using Tag = MeshLite.Tracing.MeshLiteTelemetry.Tags;
+
+namespace MeshLite.Tracing;
+
+/// <summary>
+/// What Envoy's HTTP connection manager does for tracing, per request and per listener: keep or create
+/// <c>x-request-id</c>, extract the caller's context, decide sampling, start one SERVER (inbound) or CLIENT (outbound)
+/// span when sampled, write the span's ids toward the next hop in every configured format, and at the end tag the
+/// span as Envoy and Istio tag theirs. An unsampled request gets header writes only — no span, no tag strings.
+/// </summary>
+internal sealed partial class HopTracer
+{
+    private readonly MeshLiteSettings _settings;
+    private readonly TraceSampler _sampler;
+    private readonly CustomTags _customTags;
+    private readonly TraceFormat _inject;
+    private readonly string[] _excludePaths;
+    private readonly bool _enabled;
+    private readonly bool _trustForceTrace;
+    private readonly int _maxPathTagLength;
+    private readonly string _inboundClusterObservabilityName;
+    private readonly ILogger<HopTracer> _logger;
+
+    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, ILogger<HopTracer> logger)
+    {
+        _settings = settings;
+        _sampler = sampler;
+        _customTags = customTags;
+        _logger = logger;
+        var tracing = settings.Options.Tracing;
+        _enabled = tracing.Enabled;
+        _trustForceTrace = tracing.TrustForceTraceFromMesh;
+        _maxPathTagLength = tracing.MaxPathTagLength;
+        _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
+        foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
+        {
+            if (TraceFormats.TryParseName(name, out var format))
+            {
+                _inject |= format;
+            }
+        }
+
+        _inboundClusterObservabilityName = settings.InboundClusterName + ";";
+    }
+
+    public TraceFormat InjectedFormats => _inject;
+
+    public void Start(HttpContext context, HopFeature hop)
+    {
+        var request = context.Request;
+        var headers = request.Headers;
+        var inbound = hop.Listener == ListenerKind.Inbound;
+
+        var incomingRequestId = headers[TraceHeaders.RequestId];
+        var requestId = incomingRequestId.Count > 0 ? incomingRequestId[0] : null;
+        var generated = string.IsNullOrEmpty(requestId);
+        if (generated)
+        {
+            requestId = RequestId.Generate();
+        }
+
+        if (inbound)
+        {
+            var decorator = headers[TraceHeaders.DecoratorOperation];
+            hop.OperationName = decorator.Count == 1 && !string.IsNullOrEmpty(decorator[0]) ? decorator[0]! : hop.Route.OperationName!;
+            headers.Remove(TraceHeaders.DecoratorOperation);
+        }
+        else
+        {
+            hop.OperationName = hop.Route.OperationName ?? (request.Host.HasValue ? request.Host.Value : "-");
+        }
+
+        if (!_enabled || (inbound && IsExcluded(request.Path.Value)))
+        {
+            hop.Sampling = new SamplingDecision(false, SamplingReason.Excluded);
+            hop.RequestId = requestId!;
+            if (generated)
+            {
+                headers[TraceHeaders.RequestId] = requestId;
+            }
+
+            return;
+        }
+
+        var parent = TraceContextExtractor.Extract(headers, out var invalid);
+        if (invalid != TraceFormat.None)
+        {
+            LogInvalidContext(hop, invalid);
+        }
+
+        var clientForced = headers.TryGetValue(TraceHeaders.ClientTraceId, out var clientTraceId) && !string.IsNullOrEmpty(clientTraceId[0]);
+        var serviceForced = false;
+        if (headers.ContainsKey(TraceHeaders.ForceTrace))
+        {
+            serviceForced = !inbound || _trustForceTrace;
+            if (!serviceForced)
+            {
+                // As Envoy does for requests from outside: an untrusted force header is removed, not forwarded.
+                headers.Remove(TraceHeaders.ForceTrace);
+            }
+        }
+
+        var numerator = inbound
+            ? _sampler.InboundNumerator(request.Path.Value ?? "/", request.Method, out var overridden)
+            : _sampler.OutboundNumerator(hop.Route.ServiceName, out overridden);
+
+        var traceId = parent.HasIds ? parent.TraceId : ActivityTraceId.CreateRandom();
+        if (!RequestId.TryGetSamplingValue(requestId, out var draw))
+        {
+            draw = DrawFromTraceId(traceId);
+        }
+
+        var reasonInRequestId = RequestId.ReadReason(requestId);
+        var decision = TraceSampler.Decide(parent.Sampled, reasonInRequestId, draw, clientForced, serviceForced, numerator, overridden);
+
+        Activity? span = null;
+        if (decision.Sampled)
+        {
+            // The parent is always explicit: the caller's span, or none (a new root in a trace id we chose).
+            Activity.Current = null;
+            var parentContext = new ActivityContext(traceId, parent.HasIds ? parent.SpanId : default, ActivityTraceFlags.Recorded, isRemote: parent.HasIds);
+            span = MeshLiteTelemetry.Source.StartActivity(hop.OperationName, inbound ? ActivityKind.Server : ActivityKind.Client, parentContext);
+            if (span is not null && parent.Format != TraceFormat.None)
+            {
+                span.SetTag(MeshLiteTelemetry.Tags.TraceContextFormat, TraceFormats.Name(parent.Format));
+            }
+        }
+
+        var spanId = span?.SpanId ?? ActivitySpanId.CreateRandom();
+        var sampled = decision.Sampled
+            ? parent.Sampled == SamplingState.Debug ? SamplingState.Debug : SamplingState.Sampled
+            : SamplingState.NotSampled;
+
+        Inject(headers, _inject | parent.Format, traceId, parent.ShortTraceId, spanId, parent.HasIds ? parent.SpanId : default, sampled,
+            dropTraceState: (invalid & TraceFormat.W3C) != 0);
+
+        var reason = !decision.Sampled ? RequestId.NotTraceable : decision.Reason switch
+        {
+            SamplingReason.ClientForced => RequestId.ClientForced,
+            SamplingReason.ServiceForced => RequestId.ServiceForced,
+            _ => reasonInRequestId == RequestId.NotTraceable ? RequestId.Sampled : reasonInRequestId,
+        };
+        var finalRequestId = RequestId.WithReason(requestId!, reason);
+        if (generated || !ReferenceEquals(finalRequestId, requestId))
+        {
+            headers[TraceHeaders.RequestId] = finalRequestId;
+        }
+
+        if (!inbound)
+        {
+            headers[TraceHeaders.DecoratorOperation] = hop.OperationName;
+        }
+
+        hop.RequestId = finalRequestId;
+        hop.Sampling = decision;
+        hop.TraceId = traceId;
+        hop.SpanId = spanId;
+        hop.Span = span;
+    }
+
+    /// <summary>Writes the new span's ids in every format asked for, after removing whatever trace headers arrived.</summary>
+    internal static void Inject(IHeaderDictionary headers, TraceFormat formats, ActivityTraceId traceId, bool shortTraceId,
+        ActivitySpanId spanId, ActivitySpanId parentSpanId, SamplingState sampled, bool dropTraceState)
+    {
+        headers.Remove(TraceHeaders.TraceParent);
+        headers.Remove(TraceHeaders.B3);
+        headers.Remove(TraceHeaders.B3TraceId);
+        headers.Remove(TraceHeaders.B3SpanId);
+        headers.Remove(TraceHeaders.B3ParentSpanId);
+        headers.Remove(TraceHeaders.B3Sampled);
+        headers.Remove(TraceHeaders.B3Flags);
+        if (dropTraceState)
+        {
+            // tracestate belongs to the traceparent it came with; that one was invalid and is gone.
+            headers.Remove(TraceHeaders.TraceState);
+        }
+
+        var isSampled = sampled != SamplingState.NotSampled;
+        if ((formats & TraceFormat.W3C) != 0)
+        {
+            headers[TraceHeaders.TraceParent] = W3CTraceContext.Format(traceId, spanId, isSampled);
+        }
+
+        if ((formats & TraceFormat.B3Multi) != 0)
+        {
+            headers[TraceHeaders.B3TraceId] = B3Propagation.FormatTraceId(traceId, shortTraceId);
+            headers[TraceHeaders.B3SpanId] = B3Propagation.FormatSpanId(spanId);
+            if (parentSpanId != default)
+            {
+                headers[TraceHeaders.B3ParentSpanId] = B3Propagation.FormatSpanId(parentSpanId);
+            }
+
+            if (sampled == SamplingState.Debug)
+            {
+                headers[TraceHeaders.B3Flags] = "1";
+            }
+            else
+            {
+                headers[TraceHeaders.B3Sampled] = isSampled ? "1" : "0";
+            }
+        }
+
+        if ((formats & TraceFormat.B3Single) != 0)
+        {
+            headers[TraceHeaders.B3] = B3Propagation.FormatSingle(traceId, shortTraceId, spanId, sampled, parentSpanId);
+        }
+    }
+
+    /// <summary>Tags and ends the span, once the response is done.</summary>
+    public void Finish(HttpContext context, HopFeature hop, int statusCode)
+    {
+        var span = hop.Span;
+        if (span is null)
+        {
+            return;
+        }
+
+        var request = context.Request;
+        if (!string.Equals(span.DisplayName, hop.OperationName, StringComparison.Ordinal))
+        {
+            span.DisplayName = hop.OperationName;
+        }
+
+        span.SetTag(Tag.NodeId, _settings.NodeId);
+        if (_settings.Options.Zone is { Length: > 0 } zone)
+        {
+            span.SetTag(Tag.Zone, zone);
+        }
+
+        span.SetTag(Tag.RequestId, hop.RequestId);
+        if (request.Headers.TryGetValue(TraceHeaders.ClientTraceId, out var clientTraceId) && !string.IsNullOrEmpty(clientTraceId[0]))
+        {
+            span.SetTag(Tag.ClientTraceId, clientTraceId[0]);
+        }
+
+        span.SetTag(Tag.HttpUrl, HttpUrl(request, _maxPathTagLength));
+        span.SetTag(Tag.HttpMethod, request.Method);
+        span.SetTag(Tag.HttpProtocol, ProtocolTag(request.Protocol));
+        var userAgent = request.Headers.UserAgent;
+        span.SetTag(Tag.UserAgent, userAgent.Count > 0 && !string.IsNullOrEmpty(userAgent[0]) ? userAgent[0] : "-");
+        span.SetTag(Tag.PeerAddress, context.Connection.RemoteIpAddress?.ToString());
+        span.SetTag(Tag.RequestSize, (hop.RequestBody?.BytesRead ?? 0).ToString(CultureInfo.InvariantCulture));
+        span.SetTag(Tag.ResponseSize, (hop.ResponseBody?.BytesWritten ?? 0).ToString(CultureInfo.InvariantCulture));
+        span.SetTag(Tag.Component, "proxy");
+        if (hop.Route.ClusterName is { } cluster)
+        {
+            span.SetTag(Tag.UpstreamCluster, cluster);
+            span.SetTag(Tag.UpstreamClusterName, hop.Listener == ListenerKind.Inbound && hop.Route.Kind == MeshRouteKind.Inbound
+                ? _inboundClusterObservabilityName
+                : cluster + ";");
+        }
+
+        span.SetTag(Tag.HttpStatusCode, StatusCodeTag(statusCode));
+        span.SetTag(Tag.ResponseFlags, ResponseFlagNames.Format(hop.Flags));
+        span.SetTag(Tag.DownstreamCluster, "-");
+        span.SetTag(Tag.CanonicalService, _settings.ServiceName);
+        span.SetTag(Tag.CanonicalRevision, _settings.Options.CanonicalRevision);
+        span.SetTag(Tag.MeshId, _settings.Options.MeshId);
+        span.SetTag(Tag.Namespace, _settings.Namespace);
+        span.SetTag(Tag.ClusterId, _settings.Options.ClusterId);
+        span.SetTag(Tag.SamplingReason, SamplingDecision.ReasonName(hop.Sampling.Reason));
+
+        var grpcError = false;
+        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            span.SetTag(Tag.GrpcPath, request.Path.Value);
+            if (GrpcStatus(context) is { } grpcStatus)
+            {
+                span.SetTag(Tag.GrpcStatusCode, grpcStatus);
+                grpcError = grpcStatus is "2" or "4" or "8" or "12" or "13" or "14" or "15";
+            }
+        }
+
+        if (_customTags.Count > 0)
+        {
+            _customTags.Apply(request.Headers, span, static (s, key, value) => s.SetTag(key, value));
+        }
+
+        if (statusCode == 0 || statusCode >= 500 || grpcError)
+        {
+            span.SetTag(Tag.Error, "true");
+            span.SetStatus(ActivityStatusCode.Error);
+        }
+
+        span.Stop();
+    }
+
+    internal static string HttpUrl(HttpRequest request, int maxPathLength)
+    {
+        var path = string.Concat(request.PathBase.Value, request.Path.Value, request.QueryString.Value);
+        if (path.Length > maxPathLength)
+        {
+            path = path[..maxPathLength];
+        }
+
+        return string.Concat(request.Scheme, "://", request.Host.Value, path);
+    }
+
+    internal static string ProtocolTag(string protocol) => protocol switch
+    {
+        "HTTP/1.0" => "HTTP/1.0",
+        "HTTP/1.1" => "HTTP/1.1",
+        "HTTP/2" => "HTTP/2",
+        "HTTP/3" => "HTTP/3",
+        _ => "-",
+    };
+
+    private static string StatusCodeTag(int statusCode) => statusCode switch
+    {
+        200 => "200",
+        0 => "0",
+        _ => statusCode.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static string? GrpcStatus(HttpContext context)
+    {
+        var trailers = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
+        if (trailers is not null && trailers.TryGetValue("grpc-status", out var fromTrailers))
+        {
+            return fromTrailers.ToString();
+        }
+
+        return context.Response.Headers.TryGetValue("grpc-status", out var fromHeaders) ? fromHeaders.ToString() : null;
+    }
+
+    private bool IsExcluded(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return false;
+        }
+
+        foreach (var excluded in _excludePaths)
+        {
+            if (path.StartsWith(excluded, StringComparison.OrdinalIgnoreCase)
+                && (path.Length == excluded.Length || path[excluded.Length] == '/' || excluded[^1] == '/'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>When x-request-id is not hex, draw from the trace id instead, which every hop of the trace also sees.</summary>
+    private static int DrawFromTraceId(ActivityTraceId traceId)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        traceId.CopyTo(bytes);
+        return (int)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes[12..]) % 10000);
+    }
+
+    private void LogInvalidContext(HopFeature hop, TraceFormat invalid)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.InvalidTraceContext(_logger, invalid, hop.Listener);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 201, Level = LogLevel.Debug, EventName = "InvalidTraceContext",
+            Message = "Ignored malformed trace context '{formats}' on the {listener} listener; it was not forwarded.")]
+        public static partial void InvalidTraceContext(ILogger logger, TraceFormat formats, ListenerKind listener);
+    }
+}

@@ -1,0 +1,46 @@
+namespace MeshLite.Tracing.Propagation;
+
+/// <summary>A trace-context header format. Flags, so a set of formats to write is one value.</summary>
+[Flags]
+public enum TraceFormat : byte
+{
+    None = 0,
+    W3C = 1,
+    B3Single = 2,
+    B3Multi = 4,
+}
+
+public static class TraceFormats
+{
+    public static bool TryParseName(string? name, out TraceFormat format)
+    {
+        format = name?.ToLowerInvariant() switch
+        {
+            "w3c" or "tracecontext" => TraceFormat.W3C,
+            "b3" or "b3single" => TraceFormat.B3Single,
+            "b3multi" => TraceFormat.B3Multi,
+            _ => TraceFormat.None,
+        };
+        return format != TraceFormat.None;
+    }
+
+    /// <summary>The label value for a format (metrics, logs, the <c>meshlite.trace_context.format</c> tag).</summary>
+    public static string Name(TraceFormat format) => format switch
+    {
+        TraceFormat.W3C => "w3c",
+        TraceFormat.B3Single => "b3",
+        TraceFormat.B3Multi => "b3multi",
+        _ => "none",
+    };
+}
+
+/// <summary>A sampling decision carried by a trace-context header.</summary>
+public enum SamplingState : byte
+{
+    Unspecified = 0,
+    NotSampled = 1,
+    Sampled = 2,
+
+    /// <summary>B3 debug (<c>x-b3-flags: 1</c> or <c>b3: d</c>): sampled, and kept debug downstream.</summary>
+    Debug = 3,
+}
