@@ -1,0 +1,60 @@
+using MeshLite.Hops;
+using MeshLite.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeshLite.IntegrationTests.Common;
+
+/// <summary>A MeshLite sidecar in the test process, on real loopback sockets with ports picked by the OS.</summary>
+public sealed class InProcessSidecar : IAsyncDisposable
+{
+    private InProcessSidecar(WebApplication app)
+    {
+        App = app;
+        var bindings = app.Services.GetRequiredService<ListenerBindings>();
+        InboundPort = bindings.Port(ListenerKind.Inbound);
+        OutboundPort = bindings.Port(ListenerKind.Outbound);
+        AdminPort = bindings.Port(ListenerKind.Admin);
+    }
+
+    public WebApplication App { get; }
+    public int InboundPort { get; }
+    public int OutboundPort { get; }
+    public int AdminPort { get; }
+    public string InboundAddress => $"http://127.0.0.1:{InboundPort}";
+    public string OutboundAddress => $"http://127.0.0.1:{OutboundPort}";
+    public string AdminAddress => $"http://127.0.0.1:{AdminPort}";
+
+    public static Dictionary<string, string?> Defaults(string service, int appPort) => new()
+    {
+        ["MeshLite:ServiceName"] = service,
+        ["MeshLite:Inbound:AppPort"] = appPort.ToString(),
+        ["MeshLite:Inbound:Port"] = "0",
+        ["MeshLite:Inbound:BindAddress"] = "127.0.0.1",
+        ["MeshLite:Outbound:Port"] = "0",
+        ["MeshLite:Admin:Port"] = "0",
+        ["MeshLite:PodName"] = service + "-pod",
+        ["MeshLite:PodIp"] = "127.0.0.1",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    public static async Task<InProcessSidecar> StartAsync(string service, int appPort, IDictionary<string, string?>? config = null)
+    {
+        var values = Defaults(service, appPort);
+        foreach (var (key, value) in config ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        var app = MeshLiteApplication.Build([], builder => builder.Configuration.AddInMemoryCollection(values));
+        await app.StartAsync();
+        return new InProcessSidecar(app);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}

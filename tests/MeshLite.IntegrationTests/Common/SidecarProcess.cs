@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace MeshLite.IntegrationTests.Common;
+
+/// <summary>
+/// A MeshLite sidecar as its own process (the built MeshLite.dll, or a published native binary), configured on the
+/// command line with every listener on port 0; the ports are read from its start-up log. One process per sidecar keeps
+/// each sidecar's tracer to its own spans, as in a real mesh.
+/// </summary>
+public sealed partial class SidecarProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, int> _ports = new();
+
+    private SidecarProcess(Process process) => _process = process;
+
+    public int InboundPort => _ports["Inbound"];
+    public int OutboundPort => _ports["Outbound"];
+    public int AdminPort => _ports["Admin"];
+    public string Output => string.Join('\n', _output);
+    public int ProcessId => _process.Id;
+
+    public static async Task<SidecarProcess> StartAsync(IDictionary<string, string?> config, string? executable = null, IDictionary<string, string>? environment = null)
+    {
+        var start = executable is null
+            ? new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll") } }
+            : new ProcessStartInfo(executable);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        foreach (var name in new[] { "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "POD_NAME", "POD_NAMESPACE", "INSTANCE_IP" })
+        {
+            start.Environment.Remove(name);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        foreach (var (key, value) in config)
+        {
+            if (value is not null)
+            {
+                start.ArgumentList.Add($"--{key}={value}");
+            }
+        }
+
+        var process = Process.Start(start)!;
+        var sidecar = new SidecarProcess(process);
+        process.OutputDataReceived += (_, e) => sidecar.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => sidecar.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => sidecar._ready.TrySetException(new InvalidOperationException("MeshLite exited during start-up:\n" + sidecar.Output));
+
+        var finished = await Task.WhenAny(sidecar._ready.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+        if (finished != sidecar._ready.Task)
+        {
+            await sidecar.DisposeAsync();
+            throw new TimeoutException("MeshLite did not start:\n" + sidecar.Output);
+        }
+
+        await sidecar._ready.Task;
+        return sidecar;
+    }
+
+    /// <summary>SIGTERM, as Kubernetes sends, then wait for a clean exit.</summary>
+    public async Task<int> StopGracefullyAsync(TimeSpan timeout)
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        var match = ListeningLine().Match(line);
+        if (match.Success)
+        {
+            _ports[match.Groups[1].Value] = int.Parse(match.Groups[2].Value);
+        }
+        else if (line.Contains("MeshLite ready", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+    }
+
+    [GeneratedRegex(@"(\w+) listener on port (\d+)\.")]
+    private static partial Regex ListeningLine();
+}
