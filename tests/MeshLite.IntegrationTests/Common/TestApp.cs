@@ -51,14 +51,13 @@ public sealed class TestApp : IAsyncDisposable
     /// An app that calls <paramref name="next"/> through its sidecar's outbound listener for every request, forwarding the
     /// trace headers as Istio asks apps to, and answers with the downstream status.
     /// </summary>
-    public static Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, bool forwardHeaders = true) =>
+    public static Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, IReadOnlyCollection<string>? forwardedHeaders = null) =>
         StartAsync(async context =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{outboundPort()}{context.Request.Path}{context.Request.QueryString}");
             request.Headers.Host = next;
-            if (forwardHeaders)
             {
-                foreach (var name in TraceHeaderNames)
+                foreach (var name in forwardedHeaders ?? TraceHeaderNames)
                 {
                     if (context.Request.Headers.TryGetValue(name, out var value))
                     {

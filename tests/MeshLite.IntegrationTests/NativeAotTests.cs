@@ -1,0 +1,49 @@
+using System.Net;
+using MeshLite.IntegrationTests.Common;
+
+namespace MeshLite.IntegrationTests;
+
+/// <summary>The shipped sidecar is the Native AOT build: it must publish without trimming/AOT warnings, start, and proxy.</summary>
+public class NativeAotTests
+{
+    [Fact]
+    public async Task AotBinary_PublishesWithoutWarnings_StartsAndProxiesATracedRequest()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "meshlite-aot-" + Guid.NewGuid().ToString("N"));
+        var args = new List<string>
+        {
+            "publish", Path.Combine(Repository.Root, "src", "MeshLite", "MeshLite.csproj"),
+            "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output,
+        };
+        if (File.Exists("/usr/bin/clang-14") && !File.Exists("/usr/bin/clang"))
+        {
+            args.Add("-p:CppCompilerAndLinker=clang-14");
+        }
+
+        try
+        {
+            var (exitCode, log) = await Repository.RunAsync("dotnet", args, TimeSpan.FromMinutes(10));
+            Assert.True(exitCode == 0, log);
+            Assert.DoesNotMatch(@"warning (IL\d+|CS\d+)", log);
+
+            await using var app = await TestApp.StartEchoAsync("native");
+            await using var sidecar = await SidecarProcess.StartAsync(
+                TracingTests.Config("native", null, ("MeshLite:Inbound:AppPort", app.Port.ToString())), Path.Combine(output, "MeshLite"));
+            using var client = new HttpClient();
+            using var response = await client.GetAsync($"http://127.0.0.1:{sidecar.InboundPort}/aot");
+            var traces = await client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces");
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("native", await response.Content.ReadAsStringAsync());
+            Assert.Equal("istio-envoy", response.Headers.Server.ToString());
+            Assert.Contains("native.default.svc.cluster.local:80/*", traces);
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+}
