@@ -214,6 +214,7 @@ public class TracingTests
             ["MeshLite:Inbound:BindAddress"] = "127.0.0.1",
             ["MeshLite:Outbound:Port"] = "0",
             ["MeshLite:Admin:Port"] = "0",
+            ["MeshLite:Metrics:Port"] = "0",
             ["MeshLite:PodName"] = service + "-pod",
             ["MeshLite:PodIp"] = "127.0.0.1",
             ["MeshLite:Tracing:Sampling"] = "100",

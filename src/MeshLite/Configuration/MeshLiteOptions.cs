@@ -18,6 +18,18 @@ public sealed class MeshLiteOptions
     public string MeshId { get; set; } = "cluster.local";
     public string CanonicalRevision { get; set; } = "latest";
 
+    /// <summary>The workload (Deployment) name for metric labels; default: the service name.</summary>
+    public string? Workload { get; set; }
+
+    /// <summary>The <c>app</c> label; default: the service name.</summary>
+    public string? App { get; set; }
+
+    /// <summary>The <c>version</c> label; default <c>unknown</c>.</summary>
+    public string? Version { get; set; }
+
+    public MetricsOptions Metrics { get; set; } = new();
+    public AccessLogOptions AccessLog { get; set; } = new();
+
     /// <summary><c>ALLOW_ANY</c> (unknown hosts go to <c>PassthroughCluster</c>) or <c>REGISTRY_ONLY</c> (502 from <c>BlackHoleCluster</c>).</summary>
     public string OutboundTrafficPolicy { get; set; } = OutboundTrafficPolicies.AllowAny;
 
@@ -29,6 +41,25 @@ public sealed class MeshLiteOptions
     public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     public TracingOptions Tracing { get; set; } = new();
+}
+
+public sealed class MetricsOptions
+{
+    /// <summary>Port for <c>/stats/prometheus</c> on all interfaces (Envoy's 15090); 0 picks a free one.</summary>
+    public int Port { get; set; } = 15090;
+
+    public string BindAddress { get; set; } = "0.0.0.0";
+}
+
+public sealed class AccessLogOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary><c>TEXT</c> (Istio's default format) or <c>JSON</c>.</summary>
+    public string Encoding { get; set; } = "TEXT";
+
+    /// <summary>Lines buffered between requests and the writer; beyond it lines are dropped and counted, never waited for.</summary>
+    public int BufferSize { get; set; } = 8192;
 }
 
 public static class OutboundTrafficPolicies
@@ -105,6 +136,9 @@ public sealed class TracingOptions
     public List<string>? Propagation { get; set; }
 
     public bool TrustForceTraceFromMesh { get; set; }
+
+    /// <summary>When true, responses carry <c>x-trace-id</c> so a client can report the trace it belongs to.</summary>
+    public bool ResponseTraceHeader { get; set; }
     public int MaxPathTagLength { get; set; } = 256;
 
     /// <summary>Inbound paths never traced. Default: /healthz, /health, /ready, /metrics, /stats/prometheus.</summary>

@@ -33,6 +33,21 @@ internal static class MeshLiteOptionsValidator
         CheckListener(errors, "Inbound", o.Inbound);
         CheckListener(errors, "Outbound", o.Outbound);
         CheckListener(errors, "Admin", o.Admin);
+        CheckPort(errors, "Metrics:Port", o.Metrics.Port, allowZero: true);
+        if (!IPAddress.TryParse(o.Metrics.BindAddress, out _))
+        {
+            errors.Add($"{P}Metrics:BindAddress '{o.Metrics.BindAddress}' is not an IP address.");
+        }
+
+        if (o.AccessLog.Encoding is not ("TEXT" or "JSON" or "text" or "json"))
+        {
+            errors.Add($"{P}AccessLog:Encoding '{o.AccessLog.Encoding}' is not one of TEXT, JSON.");
+        }
+
+        if (o.AccessLog.BufferSize is < 1 or > 1_000_000)
+        {
+            errors.Add($"{P}AccessLog:BufferSize '{o.AccessLog.BufferSize}' must be between 1 and 1000000.");
+        }
 
         if (o.Inbound.AppPort is null)
         {
@@ -235,6 +250,7 @@ internal static class MeshLiteOptionsValidator
             ("Inbound:Port", o.Inbound.Port),
             ("Outbound:Port", o.Outbound.Port),
             ("Admin:Port", o.Admin.Port),
+            ("Metrics:Port", o.Metrics.Port),
         };
         if (o.Inbound.AppPort is int appPort)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeshLite.Metrics;
 using MeshLite.Tracing.Sampling;
 
 namespace MeshLite.Hops;
@@ -19,6 +20,9 @@ internal sealed class HopFeature
     public ListenerKind Listener { get; }
     public MeshRoute Route { get; }
     public long StartTimestamp { get; }
+
+    /// <summary>Wall-clock start, for the access log's <c>%START_TIME%</c>; only read when the access log is on.</summary>
+    public DateTime StartTime { get; set; }
 
     /// <summary>When the request was handed to the upstream (0 until then).</summary>
     public long ForwardTimestamp { get; set; }
@@ -44,6 +48,17 @@ internal sealed class HopFeature
 
     /// <summary>The span of this hop; null when not sampled.</summary>
     public Activity? Span { get; set; }
+
+    /// <summary>The workload on the other side, from the metadata exchange; <see cref="PeerMetadata.Unknown"/> until known.</summary>
+    public PeerMetadata Peer { get; set; } = PeerMetadata.Unknown;
+
+    /// <summary>The caller sent its metadata, so the inbound side answers with its own.</summary>
+    public bool PeerMetadataRequested { get; set; }
+
+    public bool IsGrpc { get; set; }
+
+    /// <summary>Set when <c>MeshLite:Tracing:ResponseTraceHeader</c> is on: the trace id for the <c>x-trace-id</c> response header.</summary>
+    public string? ResponseTraceId { get; set; }
 
     public CountingRequestBody? RequestBody { get; set; }
     public CountingResponseBody? ResponseBody { get; set; }

@@ -7,6 +7,7 @@ public enum ListenerKind : byte
     Inbound = 1,
     Outbound = 2,
     EchoApp = 3,
+    Metrics = 4,
 }
 
 /// <summary>Set on each connection by its listener, and read through the request's features (Kestrel falls back to connection features).</summary>
@@ -16,6 +17,7 @@ internal sealed class ListenerFeature
     public static readonly ListenerFeature Inbound = new(ListenerKind.Inbound);
     public static readonly ListenerFeature Outbound = new(ListenerKind.Outbound);
     public static readonly ListenerFeature EchoApp = new(ListenerKind.EchoApp);
+    public static readonly ListenerFeature Metrics = new(ListenerKind.Metrics);
 
     private ListenerFeature(ListenerKind kind) => Kind = kind;
 
@@ -26,6 +28,7 @@ internal sealed class ListenerFeature
         ListenerKind.Inbound => Inbound,
         ListenerKind.Outbound => Outbound,
         ListenerKind.EchoApp => EchoApp,
+        ListenerKind.Metrics => Metrics,
         _ => Admin,
     };
 }

@@ -19,8 +19,19 @@ public sealed record MeshRoute(
     string? ClusterName,
     string? ServiceName,
     string? OperationName,
-    string UpstreamProtocol)
+    string UpstreamProtocol,
+    string? ServiceNamespace = null,
+    string? ServiceHost = null)
 {
+    /// <summary>Envoy's <c>%ROUTE_NAME%</c>: Istio's names for its default, passthrough and blackhole routes.</summary>
+    public string RouteName => Kind switch
+    {
+        MeshRouteKind.Passthrough => "allow_any",
+        MeshRouteKind.BlackHole => "block_all",
+        MeshRouteKind.NoRoute => "-",
+        _ => "default",
+    };
+
     public const string PassthroughCluster = "PassthroughCluster";
     public const string BlackHoleCluster = "BlackHoleCluster";
 }

@@ -1,8 +1,10 @@
 using System.Net;
+using MeshLite.AccessLog;
 using MeshLite.Admin;
 using MeshLite.Configuration;
 using MeshLite.EchoApp;
 using MeshLite.Hops;
+using MeshLite.Metrics;
 using MeshLite.Proxy;
 using MeshLite.Tracing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -65,6 +67,7 @@ public static partial class MeshLiteApplication
             Listen(kestrel, bindings, ListenerKind.Inbound, options.Inbound.BindAddress, options.Inbound.Port, HttpProtocols.Http1AndHttp2);
             Listen(kestrel, bindings, ListenerKind.Outbound, options.Outbound.BindAddress, options.Outbound.Port, HttpProtocols.Http1AndHttp2);
             Listen(kestrel, bindings, ListenerKind.Admin, options.Admin.BindAddress, options.Admin.Port, HttpProtocols.Http1);
+            Listen(kestrel, bindings, ListenerKind.Metrics, options.Metrics.BindAddress, options.Metrics.Port, HttpProtocols.Http1);
             if (options.EchoApp.Port is int echoPort)
             {
                 Listen(kestrel, bindings, ListenerKind.EchoApp, "127.0.0.1", echoPort, HttpProtocols.Http1AndHttp2);
@@ -82,6 +85,11 @@ public static partial class MeshLiteApplication
             .LoadFromMemory(routes.Routes, routes.Clusters)
             .AddTransforms<SidecarTransformProvider>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>());
+        services.AddSingleton<MeshLiteMetrics>();
+        services.AddSingleton<IstioMetrics>();
+        services.AddSingleton<MetadataExchange>();
+        services.AddSingleton<AccessLogWriter>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddMeshLiteTracing(builder.Configuration, settings);
     }
 
@@ -107,6 +115,7 @@ public static partial class MeshLiteApplication
         app.UseMiddleware<SidecarHopMiddleware>();
 
         AdminEndpoints.Map(app);
+        MetricsEndpoints.Map(app);
         if (settings.Options.EchoApp.Port is not null)
         {
             EchoAppEndpoints.Map(app);

@@ -18,7 +18,7 @@ internal static class LocalReply
         response.Clear();
         response.StatusCode = statusCode;
         response.ContentType = "text/plain";
-        SidecarResponseHeaders.Apply(response, hop.Listener);
+        SidecarResponseHeaders.Apply(response, hop);
         var body = flag == ResponseFlags.None ? message + "\n" : $"{message} (response_flags: {ResponseFlagNames.Format(flag)})\n";
         return response.WriteAsync(body, context.RequestAborted);
     }
@@ -26,6 +26,14 @@ internal static class LocalReply
 
 internal static class SidecarResponseHeaders
 {
-    public static void Apply(HttpResponse response, ListenerKind listener) =>
-        response.Headers.Server = listener == ListenerKind.Inbound ? "istio-envoy" : "envoy";
+    public const string TraceIdHeader = "x-trace-id";
+
+    public static void Apply(HttpResponse response, HopFeature hop)
+    {
+        response.Headers.Server = hop.Listener == ListenerKind.Inbound ? "istio-envoy" : "envoy";
+        if (hop.ResponseTraceId is { } traceId)
+        {
+            response.Headers[TraceIdHeader] = traceId;
+        }
+    }
 }

@@ -25,7 +25,7 @@ internal sealed class MeshRouteTable
         var clusters = new List<ClusterConfig>();
 
         var inbound = new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, settings.InboundClusterName, settings.ServiceName,
-            settings.InboundOperationName, options.Inbound.AppProtocol);
+            settings.InboundOperationName, options.Inbound.AppProtocol, settings.Namespace, settings.ServiceFqdn);
         Add(routes, new RouteConfig { RouteId = InboundRouteId, ClusterId = inbound.ClusterName, Match = new RouteMatch { Path = CatchAll } }, inbound);
         clusters.Add(Cluster(inbound.ClusterName!, [$"http://127.0.0.1:{settings.AppPort}"], options.Inbound.Timeout));
 
@@ -33,7 +33,7 @@ internal sealed class MeshRouteTable
         {
             var fqdn = $"{name}.{service.Namespace}.svc.cluster.local";
             var route = new MeshRoute(MeshRouteKind.Registry, ListenerKind.Outbound, $"outbound|{service.Port}||{fqdn}", name,
-                $"{fqdn}:{service.Port}/*", service.Protocol);
+                $"{fqdn}:{service.Port}/*", service.Protocol, service.Namespace, fqdn);
             string[] names = [name, $"{name}.{service.Namespace}", $"{name}.{service.Namespace}.svc", fqdn];
             var hosts = names.Concat(names.Select(n => n + ":*")).ToArray();
             Add(routes, new RouteConfig

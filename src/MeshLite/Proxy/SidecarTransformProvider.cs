@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using MeshLite.Metrics;
 using MeshLite.Tracing.Propagation;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -20,8 +21,13 @@ internal sealed class SidecarTransformProvider : ITransformProvider
     private const string XForwardedProto = "x-forwarded-proto";
 
     private readonly MeshRouteTable _routes;
+    private readonly MetadataExchange _metadata;
 
-    public SidecarTransformProvider(MeshRouteTable routes) => _routes = routes;
+    public SidecarTransformProvider(MeshRouteTable routes, MetadataExchange metadata)
+    {
+        _routes = routes;
+        _metadata = metadata;
+    }
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -117,7 +123,8 @@ internal sealed class SidecarTransformProvider : ITransformProvider
                 headers.Remove(TraceHeaders.DecoratorOperation);
             }
 
-            SidecarResponseHeaders.Apply(httpContext.Response, hop.Listener);
+            _metadata.OnResponse(headers, hop);
+            SidecarResponseHeaders.Apply(httpContext.Response, hop);
             return default;
         });
     }

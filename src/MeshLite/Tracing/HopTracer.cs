@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using MeshLite.Metrics;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
 using Microsoft.AspNetCore.Http.Features;
@@ -27,9 +28,13 @@ internal sealed partial class HopTracer
     private readonly int _maxPathTagLength;
     private readonly string _inboundClusterObservabilityName;
     private readonly ILogger<HopTracer> _logger;
+    private readonly MeshLiteMetrics _metrics;
+    private readonly bool _responseTraceHeader;
 
-    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, ILogger<HopTracer> logger)
+    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, MeshLiteMetrics metrics, ILogger<HopTracer> logger)
     {
+        _metrics = metrics;
+        _responseTraceHeader = settings.Options.Tracing.ResponseTraceHeader;
         _settings = settings;
         _sampler = sampler;
         _customTags = customTags;
@@ -80,6 +85,7 @@ internal sealed partial class HopTracer
         if (!_enabled || (inbound && IsExcluded(request.Path.Value)))
         {
             hop.Sampling = new SamplingDecision(false, SamplingReason.Excluded);
+            _metrics.RecordDecision(hop.Sampling);
             hop.RequestId = requestId!;
             if (generated)
             {
@@ -92,6 +98,7 @@ internal sealed partial class HopTracer
         var parent = TraceContextExtractor.Extract(headers, out var invalid);
         if (invalid != TraceFormat.None)
         {
+            _metrics.RecordInvalid(invalid);
             LogInvalidContext(hop, invalid);
         }
 
@@ -127,11 +134,17 @@ internal sealed partial class HopTracer
             Activity.Current = null;
             var parentContext = new ActivityContext(traceId, parent.HasIds ? parent.SpanId : default, ActivityTraceFlags.Recorded, isRemote: parent.HasIds);
             span = MeshLiteTelemetry.Source.StartActivity(hop.OperationName, inbound ? ActivityKind.Server : ActivityKind.Client, parentContext);
-            if (span is not null && parent.Format != TraceFormat.None)
+            if (span is not null)
             {
-                span.SetTag(MeshLiteTelemetry.Tags.TraceContextFormat, TraceFormats.Name(parent.Format));
+                _metrics.SpansStarted.Inc();
+                if (parent.Format != TraceFormat.None)
+                {
+                    span.SetTag(MeshLiteTelemetry.Tags.TraceContextFormat, TraceFormats.Name(parent.Format));
+                }
             }
         }
+
+        _metrics.RecordDecision(decision);
 
         var spanId = span?.SpanId ?? ActivitySpanId.CreateRandom();
         var sampled = decision.Sampled
@@ -163,6 +176,10 @@ internal sealed partial class HopTracer
         hop.TraceId = traceId;
         hop.SpanId = spanId;
         hop.Span = span;
+        if (_responseTraceHeader)
+        {
+            hop.ResponseTraceId = traceId.ToHexString();
+        }
     }
 
     /// <summary>Writes the new span's ids in every format asked for, after removing whatever trace headers arrived.</summary>
@@ -319,7 +336,7 @@ internal sealed partial class HopTracer
         _ => statusCode.ToString(CultureInfo.InvariantCulture),
     };
 
-    private static string? GrpcStatus(HttpContext context)
+    internal static string? GrpcStatus(HttpContext context)
     {
         var trailers = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
         if (trailers is not null && trailers.TryGetValue("grpc-status", out var fromTrailers))

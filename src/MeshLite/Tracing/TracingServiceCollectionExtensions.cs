@@ -1,7 +1,7 @@
 using MeshLite.Configuration;
+using MeshLite.Metrics;
 using MeshLite.Tracing.Export;
 using MeshLite.Tracing.Sampling;
-using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -49,24 +49,17 @@ internal static class TracingServiceCollectionExtensions
 
                 if (otlp.Enabled)
                 {
-                    builder.AddOtlpExporter(o =>
+                    builder.AddProcessor(sp =>
                     {
-                        o.Endpoint = otlp.Endpoint!;
-                        o.Protocol = otlp.Protocol;
-                        if (otlp.Headers is { Length: > 0 } headers)
+                        var exporter = new OtlpTraceExporter(new OtlpExporterOptions
                         {
-                            o.Headers = headers;
-                        }
-
-                        o.TimeoutMilliseconds = otlp.TimeoutMilliseconds;
-                        o.ExportProcessorType = ExportProcessorType.Batch;
-                        o.BatchExportProcessorOptions = new BatchExportActivityProcessorOptions
-                        {
-                            MaxQueueSize = tracing.Otlp.MaxQueueSize,
-                            MaxExportBatchSize = tracing.Otlp.MaxExportBatchSize,
-                            ScheduledDelayMilliseconds = tracing.Otlp.ScheduledDelayMilliseconds,
-                            ExporterTimeoutMilliseconds = otlp.TimeoutMilliseconds,
-                        };
+                            Endpoint = otlp.Endpoint!,
+                            Protocol = otlp.Protocol,
+                            Headers = otlp.Headers,
+                            TimeoutMilliseconds = otlp.TimeoutMilliseconds,
+                        });
+                        return new CountingBatchExportProcessor(exporter, sp.GetRequiredService<MeshLiteMetrics>(),
+                            tracing.Otlp.MaxQueueSize, tracing.Otlp.MaxExportBatchSize, tracing.Otlp.ScheduledDelayMilliseconds);
                     });
                 }
             });

@@ -34,6 +34,8 @@ public sealed class InProcessSidecar : IAsyncDisposable
         ["MeshLite:Inbound:BindAddress"] = "127.0.0.1",
         ["MeshLite:Outbound:Port"] = "0",
         ["MeshLite:Admin:Port"] = "0",
+        ["MeshLite:Metrics:Port"] = "0",
+        ["MeshLite:AccessLog:Enabled"] = "false",
         ["MeshLite:PodName"] = service + "-pod",
         ["MeshLite:PodIp"] = "127.0.0.1",
         ["Logging:LogLevel:Default"] = "Warning",

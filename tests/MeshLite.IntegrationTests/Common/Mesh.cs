@@ -46,6 +46,7 @@ public sealed class Mesh : IAsyncDisposable
                 ["MeshLite:Inbound:BindAddress"] = "127.0.0.1",
                 ["MeshLite:Outbound:Port"] = "0",
                 ["MeshLite:Admin:Port"] = "0",
+                ["MeshLite:Metrics:Port"] = "0",
                 ["MeshLite:PodName"] = services[i] + "-7d4f9",
                 ["MeshLite:PodIp"] = "127.0.0." + (i + 10),
                 ["MeshLite:Tracing:Sampling"] = "100",

@@ -21,6 +21,8 @@ public sealed partial class SidecarProcess : IAsyncDisposable
     public int InboundPort => _ports["Inbound"];
     public int OutboundPort => _ports["Outbound"];
     public int AdminPort => _ports["Admin"];
+    public int MetricsPort => _ports["Metrics"];
+    public IReadOnlyList<string> Lines => [.. _output];
     public string Output => string.Join('\n', _output);
     public int ProcessId => _process.Id;
 
@@ -57,7 +59,12 @@ public sealed partial class SidecarProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => sidecar._ready.TrySetException(new InvalidOperationException("MeshLite exited during start-up:\n" + sidecar.Output));
+        process.Exited += (_, _) =>
+        {
+            // Let the output readers reach the end, so the message holds everything the process printed.
+            process.WaitForExit();
+            sidecar._ready.TrySetException(new InvalidOperationException("MeshLite exited during start-up:\n" + sidecar.Output));
+        };
 
         var finished = await Task.WhenAny(sidecar._ready.Task, Task.Delay(TimeSpan.FromSeconds(30)));
         if (finished != sidecar._ready.Task)

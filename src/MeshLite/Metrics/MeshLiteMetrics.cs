@@ -1,0 +1,109 @@
+using MeshLite.Tracing.Propagation;
+using MeshLite.Tracing.Sampling;
+using Prometheus;
+
+namespace MeshLite.Metrics;
+
+/// <summary>
+/// The sidecar's Prometheus registry (one per sidecar, so several can share a process in tests) and MeshLite's own
+/// health metrics: where spans went, how sampling decided, what trace context was refused, what the access log dropped.
+/// </summary>
+internal sealed class MeshLiteMetrics : IDisposable
+{
+    private readonly IDisposable _runtimeMetrics;
+
+    private static readonly string[] _decisionReasons = ["random", "parent", "forced", "override", "excluded"];
+
+    private readonly Counter.Child[] _sampled;
+    private readonly Counter.Child[] _notSampled;
+    private readonly Counter.Child _invalidW3C;
+    private readonly Counter.Child _invalidB3;
+    private readonly Counter.Child _invalidB3Multi;
+
+    public MeshLiteMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        Factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+
+        var decisions = Factory.CreateCounter("meshlite_trace_decisions_total",
+            "Sampling decisions, by outcome and by reason (random, parent, forced, override, excluded).", ["decision", "reason"]);
+        _sampled = [.. _decisionReasons.Select(r => decisions.WithLabels("sampled", r))];
+        _notSampled = [.. _decisionReasons.Select(r => decisions.WithLabels("not_sampled", r))];
+        foreach (var child in _sampled.Concat(_notSampled))
+        {
+            child.Publish();
+        }
+
+        var invalid = Factory.CreateCounter("meshlite_trace_context_invalid_total",
+            "Requests whose trace-context headers of a format were malformed, repeated or oversized; that format was ignored and not forwarded.", ["format"]);
+        _invalidW3C = invalid.WithLabels("w3c");
+        _invalidB3 = invalid.WithLabels("b3");
+        _invalidB3Multi = invalid.WithLabels("b3multi");
+
+        SpansStarted = Factory.CreateCounter("meshlite_spans_started_total", "Spans started (sampled requests).");
+        SpansEnded = Factory.CreateCounter("meshlite_spans_ended_total", "Spans finished and handed to the exporter queue.");
+        SpansExported = Factory.CreateCounter("meshlite_spans_exported_total", "Spans the collector accepted.");
+        var dropped = Factory.CreateCounter("meshlite_spans_dropped_total", "Spans lost: the export queue was full, or the collector failed.", ["reason"]);
+        SpansDroppedQueueFull = dropped.WithLabels("queue_full");
+        SpansDroppedExportFailed = dropped.WithLabels("export_failed");
+        SpansDroppedQueueFull.Publish();
+        SpansDroppedExportFailed.Publish();
+        ExportDuration = Factory.CreateHistogram("meshlite_span_export_duration_seconds", "Time one OTLP export call took.",
+            new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        ExportQueueLength = Factory.CreateGauge("meshlite_span_export_queue_length", "Spans waiting to be exported.");
+        AccessLogDropped = Factory.CreateCounter("meshlite_access_log_dropped_total", "Access-log lines dropped because the writer could not keep up.");
+
+        // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server
+        // (Kestrel), the forwarder's client (System.Net.Http) and the runtime, under their usual names.
+        DotNetStats.Register(Registry);
+        _runtimeMetrics = MeterAdapter.StartListening(new MeterAdapterOptions
+        {
+            Registry = Registry,
+            InstrumentFilterPredicate = instrument => instrument.Meter.Name is "Microsoft.AspNetCore.Server.Kestrel" or "System.Net.Http" or "System.Runtime" or "Microsoft.AspNetCore.Hosting",
+        });
+    }
+
+    public void Dispose() => _runtimeMetrics.Dispose();
+
+    public CollectorRegistry Registry { get; }
+    public IMetricFactory Factory { get; }
+    public Counter SpansStarted { get; }
+    public Counter SpansEnded { get; }
+    public Counter SpansExported { get; }
+    public Counter.Child SpansDroppedQueueFull { get; }
+    public Counter.Child SpansDroppedExportFailed { get; }
+    public Histogram ExportDuration { get; }
+    public Gauge ExportQueueLength { get; }
+    public Counter AccessLogDropped { get; }
+
+    public void RecordDecision(SamplingDecision decision)
+    {
+        var index = decision.Reason switch
+        {
+            SamplingReason.Random or SamplingReason.RandomHit => 0,
+            SamplingReason.Parent => 1,
+            SamplingReason.ClientForced or SamplingReason.ServiceForced => 2,
+            SamplingReason.Override => 3,
+            _ => 4,
+        };
+        (decision.Sampled ? _sampled : _notSampled)[index].Inc();
+    }
+
+    public void RecordInvalid(TraceFormat formats)
+    {
+        if ((formats & TraceFormat.W3C) != 0)
+        {
+            _invalidW3C.Inc();
+        }
+
+        if ((formats & TraceFormat.B3Single) != 0)
+        {
+            _invalidB3.Inc();
+        }
+
+        if ((formats & TraceFormat.B3Multi) != 0)
+        {
+            _invalidB3Multi.Inc();
+        }
+    }
+}
