@@ -200,20 +200,86 @@ public class ProxyTests
     }
 
     [Fact]
-    public async Task Inbound_AppResetsMidResponse_ClientSeesTheResponseCutShort()
+    public async Task Inbound_AppResetsMidResponse_ClientSeesTheResponseCutShort_AndTheHopIsFlaggedUC()
     {
+        var headersReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var app = await TestApp.StartAsync(async context =>
         {
             context.Response.ContentLength = 1000;
             await context.Response.WriteAsync("partial");
             await context.Response.Body.FlushAsync();
+            await headersReceived.Task.WaitAsync(TimeSpan.FromSeconds(10));
             context.Abort();
         });
         await using var sidecar = await InProcessSidecar.StartAsync("svc", app.Port);
 
         using var response = await _client.GetAsync($"{sidecar.InboundAddress}/x", HttpCompletionOption.ResponseHeadersRead);
+        headersReceived.SetResult();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync());
+
+        var sample = await ScrapeOneAsync(sidecar);
+        Assert.Contains(sample["response_flags"], new[] { "UC", "UR" });
+        Assert.Equal("200", sample["response_code"]);
+    }
+
+    [Fact]
+    public async Task Inbound_AppResetsHttp2StreamMidResponse_HopIsFlaggedUR()
+    {
+        var headersReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await TestApp.StartAsync(async context =>
+        {
+            await context.Response.WriteAsync("partial");
+            await context.Response.Body.FlushAsync();
+            await headersReceived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            context.Abort();
+        }, HttpProtocols.Http2);
+        await using var sidecar = await InProcessSidecar.StartAsync("svc", app.Port, new Dictionary<string, string?> { ["MeshLite:Inbound:AppProtocol"] = "http2" });
+
+        using var response = await _client.GetAsync($"{sidecar.InboundAddress}/x", HttpCompletionOption.ResponseHeadersRead);
+        headersReceived.SetResult();
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync());
+
+        var sample = await ScrapeOneAsync(sidecar);
+        Assert.Equal("UR", sample["response_flags"]);
+    }
+
+    [Fact]
+    public async Task ClientGoesAway_BeforeTheResponse_HopIsFlaggedDCWithCode0()
+    {
+        var appReached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await TestApp.StartAsync(async context =>
+        {
+            appReached.SetResult();
+            await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted);
+        });
+        await using var sidecar = await InProcessSidecar.StartAsync("svc", app.Port);
+
+        using var cts = new CancellationTokenSource();
+        var call = _client.GetAsync($"{sidecar.InboundAddress}/x", cts.Token);
+        await appReached.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        var sample = await ScrapeOneAsync(sidecar);
+        Assert.Equal("DC", sample["response_flags"]);
+        Assert.Equal("0", sample["response_code"]);
+    }
+
+    private static async Task<Sample> ScrapeOneAsync(InProcessSidecar sidecar)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var metrics = await PrometheusText.ScrapeAsync(sidecar.AdminPort);
+            var samples = metrics.Where(m => m.Name == "istio_requests_total").ToList();
+            if (samples.Count > 0 || DateTime.UtcNow > deadline)
+            {
+                return Assert.Single(samples);
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     [Fact]

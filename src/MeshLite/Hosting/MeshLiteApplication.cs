@@ -9,6 +9,7 @@ using MeshLite.Proxy;
 using MeshLite.Tracing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging.Console;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace MeshLite.Hosting;
@@ -48,6 +49,9 @@ public static partial class MeshLiteApplication
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
             o.UseUtcTimestamp = true;
         });
+
+        // As Envoy does: diagnostics on stderr, the access log alone on stdout.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         // No per-request framework logs: the hosting "request starting" lines (and the Activity ASP.NET Core creates
         // for them) and YARP's "Proxying to" lines cost more than the proxying; MeshLite's own hop record replaces them.

@@ -80,7 +80,8 @@ internal sealed class SidecarHopMiddleware
             throw;
         }
 
-        if (context.RequestAborted.IsCancellationRequested)
+        // The client went away, unless the proxy itself aborted it because the upstream failed mid-response (UC/UR).
+        if (context.RequestAborted.IsCancellationRequested && hop.Flags == ResponseFlags.None)
         {
             hop.Flags |= ResponseFlags.DownstreamConnectionTermination;
             hop.ResponseCodeDetails ??= "downstream_remote_disconnect";

@@ -26,11 +26,23 @@ public sealed partial class SidecarProcess : IAsyncDisposable
     public string Output => string.Join('\n', _output);
     public int ProcessId => _process.Id;
 
-    public static async Task<SidecarProcess> StartAsync(IDictionary<string, string?> config, string? executable = null, IDictionary<string, string>? environment = null)
+    /// <param name="blockedStdout">Pipe stdout into a process that never reads it, so writes to stdout block once the pipe is full.</param>
+    public static async Task<SidecarProcess> StartAsync(IDictionary<string, string?> config, string? executable = null,
+        IDictionary<string, string>? environment = null, bool blockedStdout = false)
     {
         var start = executable is null
             ? new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll") } }
             : new ProcessStartInfo(executable);
+        if (blockedStdout)
+        {
+            var command = new[] { start.FileName }.Concat(start.ArgumentList).ToList();
+            start = new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", "\"$0\" \"$@\" | sleep 600" } };
+            foreach (var part in command)
+            {
+                start.ArgumentList.Add(part);
+            }
+        }
+
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
