@@ -20,7 +20,7 @@ public sealed class MeshLiteConfigurationException : Exception
     }
 
     public MeshLiteConfigurationException(string message, Exception innerException)
-        : base(message, innerException)
+        : base("Invalid MeshLite configuration:" + Environment.NewLine + "  " + message, innerException)
     {
         Errors = [message];
     }

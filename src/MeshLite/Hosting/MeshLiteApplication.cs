@@ -23,7 +23,21 @@ public static partial class MeshLiteApplication
         var builder = WebApplication.CreateSlimBuilder(args);
         if (builder.Configuration["config"] is { Length: > 0 } configFile)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            var path = Path.GetFullPath(configFile);
+            if (!File.Exists(path))
+            {
+                throw new MeshLiteConfigurationException($"--config: the file '{path}' does not exist.");
+            }
+
+            try
+            {
+                builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new MeshLiteConfigurationException($"--config: '{path}' is not valid JSON: {ex.InnerException?.Message ?? ex.Message}", ex);
+            }
+
 
             // Command line and environment still win over the file.
             builder.Configuration.AddEnvironmentVariables();
