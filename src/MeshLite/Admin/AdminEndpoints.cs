@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Hosting;
+using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
@@ -21,6 +22,7 @@ internal static class AdminEndpoints
         ("/config_dump", "the effective configuration as JSON (secrets redacted)"),
         ("/clusters", "each cluster and its endpoints"),
         ("/debug/traces", "the newest finished spans as OTLP JSON (?limit=, ?traceId=)"),
+        ("/debug/propagation", "which calls of the app broke the trace, and why"),
         ("/drain_listeners", "POST: start draining (readiness turns 503)"),
     ];
 
@@ -43,6 +45,7 @@ internal static class AdminEndpoints
         endpoints.MapGet("/config_dump", static context => WriteConfigDumpAsync(context)).WithMetadata(admin);
         endpoints.MapGet("/clusters", static context => WriteClustersAsync(context)).WithMetadata(admin);
         endpoints.MapGet("/debug/traces", static context => WriteTracesAsync(context)).WithMetadata(admin);
+        endpoints.MapGet("/debug/propagation", static context => WritePropagationAsync(context)).WithMetadata(admin);
     }
 
     private static Task WriteIndexAsync(HttpContext context)
@@ -109,6 +112,39 @@ internal static class AdminEndpoints
             }
 
             json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static async Task WritePropagationAsync(HttpContext context)
+    {
+        var breaks = context.RequestServices.GetRequiredService<PropagationBreaks>();
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("stitch", breaks.Mode.ToString().ToLowerInvariant());
+        json.WriteNumber("unattributed_calls", breaks.Unattributed);
+        json.WriteStartArray("breaks");
+        foreach (var report in breaks.Reports)
+        {
+            json.WriteStartObject();
+            json.WriteString("inbound_route", report.Route);
+            json.WriteString("destination", report.Destination);
+            json.WriteNumber("missing", report.Missing);
+            json.WriteNumber("mismatch", report.Mismatch);
+            json.WriteNumber("partial", report.Partial);
+            json.WriteString("last_confidence", report.LastConfidence);
+            json.WriteStartArray("example_request_ids");
+            foreach (var id in report.ExampleRequestIds())
+            {
+                json.WriteStringValue(id);
+            }
+
+            json.WriteEndArray();
+            json.WriteString("diagnosis", breaks.Diagnose(report));
             json.WriteEndObject();
         }
 

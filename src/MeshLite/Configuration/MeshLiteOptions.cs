@@ -137,6 +137,12 @@ public sealed class TracingOptions
 
     public bool TrustForceTraceFromMesh { get; set; }
 
+    /// <summary>
+    /// What to do with an outbound call that broke the trace: <c>off</c> (count, tag, report), <c>link</c> (also link the
+    /// CLIENT span to the inbound SERVER span that caused it) or <c>parent</c> (when that is certain, continue its trace).
+    /// </summary>
+    public string Stitch { get; set; } = "off";
+
     /// <summary>When true, responses carry <c>x-trace-id</c> so a client can report the trace it belongs to.</summary>
     public bool ResponseTraceHeader { get; set; }
     public int MaxPathTagLength { get; set; } = 256;

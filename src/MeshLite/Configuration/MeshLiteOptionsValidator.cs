@@ -139,6 +139,11 @@ internal static class MeshLiteOptionsValidator
             }
         }
 
+        if (t.Stitch?.ToLowerInvariant() is not ("off" or "link" or "parent"))
+        {
+            errors.Add($"{P}Tracing:Stitch '{t.Stitch}' is not one of off, link, parent.");
+        }
+
         if (t.MaxPathTagLength is < 1 or > 65536)
         {
             errors.Add($"{P}Tracing:MaxPathTagLength '{t.MaxPathTagLength}' must be between 1 and 65536.");

@@ -57,6 +57,12 @@ internal sealed class HopFeature
 
     public bool IsGrpc { get; set; }
 
+    /// <summary>The slot this inbound request holds in the in-flight table, or -1.</summary>
+    public int InflightSlot { get; set; } = -1;
+
+    /// <summary>The inbound request's bounded route key (<c>GET /orders</c>) for the propagation report.</summary>
+    public string? InboundRouteKey { get; set; }
+
     /// <summary>Set when <c>MeshLite:Tracing:ResponseTraceHeader</c> is on: the trace id for the <c>x-trace-id</c> response header.</summary>
     public string? ResponseTraceId { get; set; }
 

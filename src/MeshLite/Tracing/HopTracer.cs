@@ -3,6 +3,7 @@ using System.Globalization;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
+using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
 using Microsoft.AspNetCore.Http.Features;
@@ -31,8 +32,11 @@ internal sealed partial class HopTracer
     private readonly MeshLiteMetrics _metrics;
     private readonly bool _responseTraceHeader;
 
-    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, MeshLiteMetrics metrics, ILogger<HopTracer> logger)
+    private readonly PropagationBreaks _breaks;
+
+    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, MeshLiteMetrics metrics, PropagationBreaks breaks, ILogger<HopTracer> logger)
     {
+        _breaks = breaks;
         _metrics = metrics;
         _responseTraceHeader = settings.Options.Tracing.ResponseTraceHeader;
         _settings = settings;
@@ -118,6 +122,32 @@ internal sealed partial class HopTracer
             ? _sampler.InboundNumerator(request.Path.Value ?? "/", request.Method, out var overridden)
             : _sampler.OutboundNumerator(hop.Route.ServiceName, out overridden);
 
+        var verdict = default(BreakVerdict);
+        ActivityLink[]? links = null;
+        var stitched = false;
+        if (!inbound)
+        {
+            verdict = _breaks.Classify(headers, parent, generated ? null : requestId);
+            if (verdict.IsBreak && verdict.Kind != BreakKind.Partial && verdict.Candidate is { } cause)
+            {
+                if (_breaks.Mode == StitchMode.Parent && verdict.Confidence == "certain")
+                {
+                    // Heal the break: continue the trace of the request the app was serving, as if it had forwarded it.
+                    parent = new ParentContext(cause.TraceId, cause.SpanId, cause.Sampling.Sampled ? SamplingState.Sampled : SamplingState.NotSampled, TraceFormat.None, false);
+                    if (generated)
+                    {
+                        requestId = cause.RequestId;
+                    }
+
+                    stitched = true;
+                }
+                else if (_breaks.Mode != StitchMode.Off)
+                {
+                    links = [new ActivityLink(new ActivityContext(cause.TraceId, cause.SpanId, cause.Sampling.Sampled ? ActivityTraceFlags.Recorded : ActivityTraceFlags.None))];
+                }
+            }
+        }
+
         var traceId = parent.HasIds ? parent.TraceId : ActivityTraceId.CreateRandom();
         if (!RequestId.TryGetSamplingValue(requestId, out var draw))
         {
@@ -133,10 +163,20 @@ internal sealed partial class HopTracer
             // The parent is always explicit: the caller's span, or none (a new root in a trace id we chose).
             Activity.Current = null;
             var parentContext = new ActivityContext(traceId, parent.HasIds ? parent.SpanId : default, ActivityTraceFlags.Recorded, isRemote: parent.HasIds);
-            span = MeshLiteTelemetry.Source.StartActivity(hop.OperationName, inbound ? ActivityKind.Server : ActivityKind.Client, parentContext);
+            span = MeshLiteTelemetry.Source.StartActivity(hop.OperationName, inbound ? ActivityKind.Server : ActivityKind.Client, parentContext, links: links);
             if (span is not null)
             {
                 _metrics.SpansStarted.Inc();
+                if (verdict.IsBreak)
+                {
+                    span.SetTag(MeshLiteTelemetry.Tags.Propagation, BreakVerdict.Name(verdict.Kind));
+                    span.SetTag(MeshLiteTelemetry.Tags.StitchConfidence, verdict.Confidence);
+                    if (stitched)
+                    {
+                        span.SetTag(MeshLiteTelemetry.Tags.Stitched, "parent");
+                    }
+                }
+
                 if (parent.Format != TraceFormat.None)
                 {
                     span.SetTag(MeshLiteTelemetry.Tags.TraceContextFormat, TraceFormats.Name(parent.Format));
@@ -176,6 +216,16 @@ internal sealed partial class HopTracer
         hop.TraceId = traceId;
         hop.SpanId = spanId;
         hop.Span = span;
+        if (inbound)
+        {
+            hop.InboundRouteKey = _breaks.RouteKey(request);
+            _breaks.OnInboundStart(hop);
+        }
+        else
+        {
+            _breaks.Record(hop, verdict, finalRequestId);
+        }
+
         if (_responseTraceHeader)
         {
             hop.ResponseTraceId = traceId.ToHexString();
@@ -233,6 +283,11 @@ internal sealed partial class HopTracer
     /// <summary>Tags and ends the span, once the response is done.</summary>
     public void Finish(HttpContext context, HopFeature hop, int statusCode)
     {
+        if (hop.InflightSlot >= 0)
+        {
+            _breaks.OnInboundEnd(hop);
+        }
+
         var span = hop.Span;
         if (span is null)
         {

@@ -39,5 +39,8 @@ internal static class MeshLiteTelemetry
         public const string ClusterId = "istio.cluster_id";
         public const string TraceContextFormat = "meshlite.trace_context.format";
         public const string SamplingReason = "meshlite.sampling.reason";
+        public const string Propagation = "meshlite.propagation";
+        public const string StitchConfidence = "meshlite.stitch.confidence";
+        public const string Stitched = "meshlite.stitched";
     }
 }

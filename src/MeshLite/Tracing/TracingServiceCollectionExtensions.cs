@@ -1,5 +1,6 @@
 using MeshLite.Configuration;
 using MeshLite.Metrics;
+using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
 using MeshLite.Tracing.Sampling;
 using OpenTelemetry.Exporter;
@@ -23,6 +24,8 @@ internal static class TracingServiceCollectionExtensions
         services.AddSingleton(new TraceSampler(tracing));
         services.AddSingleton(new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable));
         services.AddSingleton<HopTracer>();
+        services.AddSingleton(new InflightInbound());
+        services.AddSingleton<PropagationBreaks>();
 
         var otlp = OtlpTarget.Resolve(configuration, tracing.Otlp);
         services.AddSingleton(otlp);

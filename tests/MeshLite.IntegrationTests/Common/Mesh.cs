@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http;
+
 namespace MeshLite.IntegrationTests.Common;
 
 /// <summary>
@@ -20,11 +22,13 @@ public sealed class Mesh : IAsyncDisposable
     /// <param name="config">Settings for every sidecar.</param>
     /// <param name="perService">Settings for one sidecar, by service name.</param>
     /// <param name="forwardedHeaders">The headers the app of a service forwards (default: all of Istio's list).</param>
+    /// <param name="outgoing">For a service, the headers its app sends on its call, made from the incoming request (overrides <paramref name="forwardedHeaders"/>).</param>
     public static async Task<Mesh> StartChainAsync(
         string[] services,
         IDictionary<string, string?>? config = null,
         IDictionary<string, IDictionary<string, string?>>? perService = null,
-        Func<string, IReadOnlyCollection<string>?>? forwardedHeaders = null)
+        Func<string, IReadOnlyCollection<string>?>? forwardedHeaders = null,
+        Func<string, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>?>? outgoing = null)
     {
         var mesh = new Mesh(await OtlpReceiver.StartAsync());
         mesh._owned.Add(mesh.Receiver);
@@ -35,7 +39,8 @@ public sealed class Mesh : IAsyncDisposable
             var index = i;
             apps[i] = i == services.Length - 1
                 ? await TestApp.StartEchoAsync("end of chain")
-                : await TestApp.StartForwardingAsync(services[i + 1], () => sidecars[index]!.OutboundPort, forwardedHeaders?.Invoke(services[i]));
+                : await TestApp.StartForwardingAsync(services[i + 1], () => sidecars[index]!.OutboundPort,
+                    outgoing?.Invoke(services[i]) ?? (forwardedHeaders?.Invoke(services[i]) is { } names ? TestApp.Copy(names) : null));
             mesh._owned.Add(apps[i]);
 
             var settings = new Dictionary<string, string?>

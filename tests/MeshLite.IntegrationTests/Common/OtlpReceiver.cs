@@ -21,7 +21,8 @@ public sealed record ReceivedSpan(
     int StatusCode,
     IReadOnlyDictionary<string, string> Resource,
     IReadOnlyList<(string TraceId, string SpanId)> Links,
-    string Transport)
+    string Transport,
+    IReadOnlyList<(string Name, IReadOnlyDictionary<string, string> Attributes)> Events)
 {
     public const int Server = 2;
     public const int Client = 3;
@@ -191,6 +192,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         int kind = 0, status = 0;
         var attributes = new Dictionary<string, string>();
         var links = new List<(string, string)>();
+        var events = new List<(string, IReadOnlyDictionary<string, string>)>();
         var reader = new ProtobufReader(data);
         while (reader.TryReadTag(out var field, out var wire))
         {
@@ -204,6 +206,19 @@ public sealed class OtlpReceiver : IAsyncDisposable
                 case (9, 2):
                     var (k, v) = DecodeKeyValue(reader.ReadBytes());
                     attributes[k] = v;
+                    break;
+                case (11, 2):
+                    var ev = new ProtobufReader(reader.ReadBytes());
+                    var eventName = "";
+                    var eventAttributes = new Dictionary<string, string>();
+                    while (ev.TryReadTag(out var ef, out var ew))
+                    {
+                        if (ef == 2 && ew == 2) { eventName = Encoding.UTF8.GetString(ev.ReadBytes()); }
+                        else if (ef == 3 && ew == 2) { var (ek, evv) = DecodeKeyValue(ev.ReadBytes()); eventAttributes[ek] = evv; }
+                        else { ev.Skip(ew); }
+                    }
+
+                    events.Add((eventName, eventAttributes));
                     break;
                 case (13, 2):
                     var l = new ProtobufReader(reader.ReadBytes());
@@ -230,7 +245,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
             }
         }
 
-        return new ReceivedSpan(service, traceId, spanId, parent, name, kind, attributes, status, resource, links, transport);
+        return new ReceivedSpan(service, traceId, spanId, parent, name, kind, attributes, status, resource, links, transport, events);
     }
 
     private static (string Key, string Value) DecodeKeyValue(ReadOnlySpan<byte> data)

@@ -48,28 +48,28 @@ public sealed class TestApp : IAsyncDisposable
     public static Task<TestApp> StartEchoAsync(string text = "ok") => StartAsync(context => context.Response.WriteAsync(text));
 
     /// <summary>
-    /// An app that calls <paramref name="next"/> through its sidecar's outbound listener for every request, forwarding the
-    /// trace headers as Istio asks apps to, and answers with the downstream status.
+    /// An app that calls <paramref name="next"/> through its sidecar's outbound listener for every request, sending the
+    /// headers <paramref name="outgoing"/> makes from the incoming request (default: Istio's trace headers, copied), and
+    /// answers with the downstream status.
     /// </summary>
-    public static Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, IReadOnlyCollection<string>? forwardedHeaders = null) =>
+    public static Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>? outgoing = null) =>
         StartAsync(async context =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{outboundPort()}{context.Request.Path}{context.Request.QueryString}");
             request.Headers.Host = next;
+            foreach (var (name, value) in (outgoing ?? Copy(TraceHeaderNames))(context))
             {
-                foreach (var name in forwardedHeaders ?? TraceHeaderNames)
-                {
-                    if (context.Request.Headers.TryGetValue(name, out var value))
-                    {
-                        request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)value);
-                    }
-                }
+                request.Headers.TryAddWithoutValidation(name, value);
             }
 
             using var response = await _client.SendAsync(request);
             context.Response.StatusCode = (int)response.StatusCode;
             await context.Response.WriteAsync(await response.Content.ReadAsStringAsync());
         });
+
+    /// <summary>Copies the named headers from the incoming request, as an app that forwards them does.</summary>
+    public static Func<HttpContext, IEnumerable<KeyValuePair<string, string>>> Copy(IReadOnlyCollection<string> names) =>
+        context => names.Where(n => context.Request.Headers.ContainsKey(n)).Select(n => KeyValuePair.Create(n, context.Request.Headers[n].ToString()));
 
     public async ValueTask DisposeAsync()
     {
