@@ -27,8 +27,11 @@ public class NativeAotTests
             Assert.DoesNotMatch(@"warning (IL\d+|CS\d+)", log);
 
             await using var app = await TestApp.StartEchoAsync("native");
-            await using var sidecar = await SidecarProcess.StartAsync(
-                TracingTests.Config("native", null, ("MeshLite:Inbound:AppPort", app.Port.ToString())), Path.Combine(output, "MeshLite"));
+            // Configured by environment variables only, as in the container image.
+            var environment = TracingTests.Config("native", null, ("MeshLite:Inbound:AppPort", app.Port.ToString()))
+                .Where(kv => kv.Value is not null)
+                .ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
+            await using var sidecar = await SidecarProcess.StartAsync(new Dictionary<string, string?>(), Path.Combine(output, "MeshLite"), environment);
             using var client = new HttpClient();
             using var response = await client.GetAsync($"http://127.0.0.1:{sidecar.InboundPort}/aot");
             var traces = await client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces");

@@ -282,7 +282,7 @@ public class SamplingTests
         Assert.Equal("", span.ParentSpanId);
         Assert.NotEqual(TraceId, span.TraceId);
         Assert.True(W3CTraceContext.TryParse(seen["traceparent"], out var forwarded));
-        Assert.Equal(span.TraceId, forwarded.TraceId.ToHexString());
+        Assert.Equal(span.TraceId, forwarded.TraceId.ToString());
         Assert.DoesNotContain(value, string.Join('\n', seen.Values));
     }
 

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using MeshLite.Tracing.Propagation;
 using System.Net;
 using MeshLite.Hops;
 
@@ -33,6 +33,6 @@ internal readonly record struct AccessLogEntry(
     IPAddress? RemoteAddress,
     int RemotePort,
     string RouteName,
-    ActivityTraceId TraceId,
-    ActivitySpanId SpanId,
+    TraceIdentifier TraceId,
+    SpanIdentifier SpanId,
     bool Sampled);

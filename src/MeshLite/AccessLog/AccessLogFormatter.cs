@@ -13,19 +13,26 @@ internal static class AccessLogFormatter
 {
     public static void AppendText(StringBuilder line, in AccessLogEntry e)
     {
-        var c = CultureInfo.InvariantCulture;
-        line.Append('[').Append(e.StartTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", c)).Append("] \"")
-            .Append(e.Method).Append(' ');
+        line.Append(CultureInfo.InvariantCulture, $"[{e.StartTime:yyyy-MM-ddTHH:mm:ss.fffZ}] \"").Append(e.Method).Append(' ');
         AppendPath(line, e);
         line.Append(' ').Append(e.Protocol).Append("\" ")
-            .Append(e.ResponseCode.ToString(c)).Append(' ')
+            .Append(e.ResponseCode).Append(' ')
             .Append(ResponseFlagNames.Format(e.Flags)).Append(' ')
             .Append(Dash(e.ResponseCodeDetails)).Append(' ')
             .Append("- \"-\" ")
-            .Append(e.BytesReceived.ToString(c)).Append(' ')
-            .Append(e.BytesSent.ToString(c)).Append(' ')
-            .Append(e.DurationMs.ToString(c)).Append(' ')
-            .Append(e.UpstreamServiceTimeMs >= 0 ? e.UpstreamServiceTimeMs.ToString(c) : "-").Append(" \"")
+            .Append(e.BytesReceived).Append(' ')
+            .Append(e.BytesSent).Append(' ')
+            .Append(e.DurationMs).Append(' ');
+        if (e.UpstreamServiceTimeMs >= 0)
+        {
+            line.Append(e.UpstreamServiceTimeMs);
+        }
+        else
+        {
+            line.Append('-');
+        }
+
+        line.Append(" \"")
             .Append(Dash(e.ForwardedFor)).Append("\" \"")
             .Append(Dash(e.UserAgent)).Append("\" \"")
             .Append(Dash(e.RequestId)).Append("\" \"")
@@ -35,10 +42,12 @@ internal static class AccessLogFormatter
         AppendAddress(line, e.LocalAddress, e.LocalPort);
         line.Append(' ');
         AppendAddress(line, e.RemoteAddress, e.RemotePort);
-        line.Append(" - ").Append(e.RouteName).Append(' ')
-            .Append(e.TraceId == default ? "-" : e.TraceId.ToHexString()).Append(' ')
-            .Append(e.SpanId == default ? "-" : e.SpanId.ToHexString())
-            .Append('\n');
+        line.Append(" - ").Append(e.RouteName).Append(' ');
+        Span<char> id = stackalloc char[32];
+        AppendId(line, e.TraceId.IsEmpty ? default : id[..e.TraceId.WriteHex(id)]);
+        line.Append(' ');
+        AppendId(line, e.SpanId.IsEmpty ? default : id[..e.SpanId.WriteHex(id)]);
+        line.Append('\n');
     }
 
     public static void WriteJson(Utf8JsonWriter json, in AccessLogEntry e)
@@ -70,9 +79,30 @@ internal static class AccessLogFormatter
         json.WriteString("downstream_remote_address", Address(e.RemoteAddress, e.RemotePort));
         json.WriteNull("requested_server_name");
         json.WriteNull("upstream_transport_failure_reason");
-        json.WriteString("trace_id", e.TraceId == default ? null : e.TraceId.ToHexString());
-        json.WriteString("span_id", e.SpanId == default ? null : e.SpanId.ToHexString());
+        Span<char> id = stackalloc char[32];
+        if (e.TraceId.IsEmpty)
+        {
+            json.WriteNull("trace_id");
+            json.WriteNull("span_id");
+        }
+        else
+        {
+            json.WriteString("trace_id", id[..e.TraceId.WriteHex(id)]);
+            json.WriteString("span_id", id[..e.SpanId.WriteHex(id)]);
+        }
         json.WriteEndObject();
+    }
+
+    private static void AppendId(StringBuilder line, ReadOnlySpan<char> id)
+    {
+        if (id.IsEmpty)
+        {
+            line.Append('-');
+        }
+        else
+        {
+            line.Append(id);
+        }
     }
 
     private static void AppendPath(StringBuilder line, in AccessLogEntry e)

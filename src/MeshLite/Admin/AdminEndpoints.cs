@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -7,6 +6,7 @@ using MeshLite.Hops;
 using MeshLite.Hosting;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
+using MeshLite.Tracing.Propagation;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 using Yarp.ReverseProxy;
@@ -30,13 +30,18 @@ internal static class AdminEndpoints
     {
         var admin = new ListenerMetadata(ListenerKind.Admin);
         endpoints.MapGet("/", static context => WriteIndexAsync(context)).WithMetadata(admin);
-        endpoints.MapGet("/healthz/ready", static context =>
+        // Readiness is served on the metrics port too: the admin port stays on loopback, where the kubelet cannot reach it.
+        foreach (var listener in new[] { admin, new ListenerMetadata(ListenerKind.Metrics) })
         {
-            var state = context.RequestServices.GetRequiredService<SidecarState>();
-            context.Response.StatusCode = state.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-            context.Response.ContentType = "text/plain";
-            return context.Response.WriteAsync(state.Ready ? "LIVE\n" : state.Draining ? "DRAINING\n" : "PRE_INITIALIZING\n");
-        }).WithMetadata(admin);
+            endpoints.MapGet("/healthz/ready", static context =>
+            {
+                var state = context.RequestServices.GetRequiredService<SidecarState>();
+                context.Response.StatusCode = state.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+                context.Response.ContentType = "text/plain";
+                return context.Response.WriteAsync(state.Ready ? "LIVE\n" : state.Draining ? "DRAINING\n" : "PRE_INITIALIZING\n");
+            }).WithMetadata(listener);
+        }
+
         endpoints.MapPost("/drain_listeners", static context =>
         {
             context.RequestServices.GetRequiredService<SidecarState>().Drain();
@@ -158,10 +163,10 @@ internal static class AdminEndpoints
         var ring = services.GetRequiredService<DebugSpanRing>();
         var query = context.Request.Query;
         var limit = int.TryParse(query["limit"], out var l) && l > 0 ? Math.Min(l, ring.Capacity) : 100;
-        ActivityTraceId? traceId = null;
+        TraceIdentifier? traceId = null;
         if (query["traceId"].ToString() is { Length: 32 } hex)
         {
-            if (!Tracing.Propagation.HexId.TryParseTraceId(hex, lowercaseOnly: false, allowShort: false, out var parsed, out _))
+            if (!TraceIdentifier.TryParse(hex, lowercaseOnly: false, allowShort: false, out var parsed, out _))
             {
                 context.Response.StatusCode = StatusCodes.Status400BadRequest;
                 await context.Response.WriteAsync("traceId must be 32 hex characters\n");

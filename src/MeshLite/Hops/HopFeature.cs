@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MeshLite.Metrics;
+using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
 
 namespace MeshLite.Hops;
@@ -43,8 +44,8 @@ internal sealed class HopFeature
 
     public string RequestId { get; set; } = string.Empty;
     public SamplingDecision Sampling { get; set; }
-    public ActivityTraceId TraceId { get; set; }
-    public ActivitySpanId SpanId { get; set; }
+    public TraceIdentifier TraceId { get; set; }
+    public SpanIdentifier SpanId { get; set; }
 
     /// <summary>The span of this hop; null when not sampled.</summary>
     public Activity? Span { get; set; }
@@ -60,8 +61,10 @@ internal sealed class HopFeature
     /// <summary>The slot this inbound request holds in the in-flight table, or -1.</summary>
     public int InflightSlot { get; set; } = -1;
 
-    /// <summary>The inbound request's bounded route key (<c>GET /orders</c>) for the propagation report.</summary>
-    public string? InboundRouteKey { get; set; }
+    /// <summary>The inbound request's method and path, kept (not copied) for the propagation report's route key.</summary>
+    public string? InboundMethod { get; set; }
+
+    public string? InboundPath { get; set; }
 
     /// <summary>Set when <c>MeshLite:Tracing:ResponseTraceHeader</c> is on: the trace id for the <c>x-trace-id</c> response header.</summary>
     public string? ResponseTraceId { get; set; }

@@ -143,12 +143,12 @@ internal sealed partial class HopTracer
                 }
                 else if (_breaks.Mode != StitchMode.Off)
                 {
-                    links = [new ActivityLink(new ActivityContext(cause.TraceId, cause.SpanId, cause.Sampling.Sampled ? ActivityTraceFlags.Recorded : ActivityTraceFlags.None))];
+                    links = [new ActivityLink(new ActivityContext(cause.TraceId.ToActivityTraceId(), cause.SpanId.ToActivitySpanId(), cause.Sampling.Sampled ? ActivityTraceFlags.Recorded : ActivityTraceFlags.None))];
                 }
             }
         }
 
-        var traceId = parent.HasIds ? parent.TraceId : ActivityTraceId.CreateRandom();
+        var traceId = parent.HasIds ? parent.TraceId : TraceIdentifier.CreateRandom();
         if (!RequestId.TryGetSamplingValue(requestId, out var draw))
         {
             draw = DrawFromTraceId(traceId);
@@ -162,7 +162,7 @@ internal sealed partial class HopTracer
         {
             // The parent is always explicit: the caller's span, or none (a new root in a trace id we chose).
             Activity.Current = null;
-            var parentContext = new ActivityContext(traceId, parent.HasIds ? parent.SpanId : default, ActivityTraceFlags.Recorded, isRemote: parent.HasIds);
+            var parentContext = new ActivityContext(traceId.ToActivityTraceId(), parent.HasIds ? parent.SpanId.ToActivitySpanId() : default, ActivityTraceFlags.Recorded, isRemote: parent.HasIds);
             span = MeshLiteTelemetry.Source.StartActivity(hop.OperationName, inbound ? ActivityKind.Server : ActivityKind.Client, parentContext, links: links);
             if (span is not null)
             {
@@ -186,7 +186,7 @@ internal sealed partial class HopTracer
 
         _metrics.RecordDecision(decision);
 
-        var spanId = span?.SpanId ?? ActivitySpanId.CreateRandom();
+        var spanId = span is null ? SpanIdentifier.CreateRandom() : SpanIdentifier.From(span.SpanId);
         var sampled = decision.Sampled
             ? parent.Sampled == SamplingState.Debug ? SamplingState.Debug : SamplingState.Sampled
             : SamplingState.NotSampled;
@@ -218,7 +218,8 @@ internal sealed partial class HopTracer
         hop.Span = span;
         if (inbound)
         {
-            hop.InboundRouteKey = _breaks.RouteKey(request);
+            hop.InboundMethod = request.Method;
+            hop.InboundPath = request.Path.Value;
             _breaks.OnInboundStart(hop);
         }
         else
@@ -228,13 +229,13 @@ internal sealed partial class HopTracer
 
         if (_responseTraceHeader)
         {
-            hop.ResponseTraceId = traceId.ToHexString();
+            hop.ResponseTraceId = traceId.ToString();
         }
     }
 
     /// <summary>Writes the new span's ids in every format asked for, after removing whatever trace headers arrived.</summary>
-    internal static void Inject(IHeaderDictionary headers, TraceFormat formats, ActivityTraceId traceId, bool shortTraceId,
-        ActivitySpanId spanId, ActivitySpanId parentSpanId, SamplingState sampled, bool dropTraceState)
+    internal static void Inject(IHeaderDictionary headers, TraceFormat formats, TraceIdentifier traceId, bool shortTraceId,
+        SpanIdentifier spanId, SpanIdentifier parentSpanId, SamplingState sampled, bool dropTraceState)
     {
         headers.Remove(TraceHeaders.TraceParent);
         headers.Remove(TraceHeaders.B3);
@@ -259,7 +260,7 @@ internal sealed partial class HopTracer
         {
             headers[TraceHeaders.B3TraceId] = B3Propagation.FormatTraceId(traceId, shortTraceId);
             headers[TraceHeaders.B3SpanId] = B3Propagation.FormatSpanId(spanId);
-            if (parentSpanId != default)
+            if (!parentSpanId.IsEmpty)
             {
                 headers[TraceHeaders.B3ParentSpanId] = B3Propagation.FormatSpanId(parentSpanId);
             }
@@ -300,64 +301,64 @@ internal sealed partial class HopTracer
             span.DisplayName = hop.OperationName;
         }
 
-        span.SetTag(Tag.NodeId, _settings.NodeId);
+        span.AddTag(Tag.NodeId, _settings.NodeId);
         if (_settings.Options.Zone is { Length: > 0 } zone)
         {
-            span.SetTag(Tag.Zone, zone);
+            span.AddTag(Tag.Zone, zone);
         }
 
-        span.SetTag(Tag.RequestId, hop.RequestId);
+        span.AddTag(Tag.RequestId, hop.RequestId);
         if (request.Headers.TryGetValue(TraceHeaders.ClientTraceId, out var clientTraceId) && !string.IsNullOrEmpty(clientTraceId[0]))
         {
-            span.SetTag(Tag.ClientTraceId, clientTraceId[0]);
+            span.AddTag(Tag.ClientTraceId, clientTraceId[0]);
         }
 
-        span.SetTag(Tag.HttpUrl, HttpUrl(request, _maxPathTagLength));
-        span.SetTag(Tag.HttpMethod, request.Method);
-        span.SetTag(Tag.HttpProtocol, ProtocolTag(request.Protocol));
+        span.AddTag(Tag.HttpUrl, HttpUrl(request, _maxPathTagLength));
+        span.AddTag(Tag.HttpMethod, request.Method);
+        span.AddTag(Tag.HttpProtocol, ProtocolTag(request.Protocol));
         var userAgent = request.Headers.UserAgent;
-        span.SetTag(Tag.UserAgent, userAgent.Count > 0 && !string.IsNullOrEmpty(userAgent[0]) ? userAgent[0] : "-");
-        span.SetTag(Tag.PeerAddress, context.Connection.RemoteIpAddress?.ToString());
-        span.SetTag(Tag.RequestSize, (hop.RequestBody?.BytesRead ?? 0).ToString(CultureInfo.InvariantCulture));
-        span.SetTag(Tag.ResponseSize, (hop.ResponseBody?.BytesWritten ?? 0).ToString(CultureInfo.InvariantCulture));
-        span.SetTag(Tag.Component, "proxy");
+        span.AddTag(Tag.UserAgent, userAgent.Count > 0 && !string.IsNullOrEmpty(userAgent[0]) ? userAgent[0] : "-");
+        span.AddTag(Tag.PeerAddress, context.Connection.RemoteIpAddress?.ToString());
+        span.AddTag(Tag.RequestSize, (hop.RequestBody?.BytesRead ?? 0).ToString(CultureInfo.InvariantCulture));
+        span.AddTag(Tag.ResponseSize, (hop.ResponseBody?.BytesWritten ?? 0).ToString(CultureInfo.InvariantCulture));
+        span.AddTag(Tag.Component, "proxy");
         if (hop.Route.ClusterName is { } cluster)
         {
-            span.SetTag(Tag.UpstreamCluster, cluster);
-            span.SetTag(Tag.UpstreamClusterName, hop.Listener == ListenerKind.Inbound && hop.Route.Kind == MeshRouteKind.Inbound
+            span.AddTag(Tag.UpstreamCluster, cluster);
+            span.AddTag(Tag.UpstreamClusterName, hop.Listener == ListenerKind.Inbound && hop.Route.Kind == MeshRouteKind.Inbound
                 ? _inboundClusterObservabilityName
                 : cluster + ";");
         }
 
-        span.SetTag(Tag.HttpStatusCode, StatusCodeTag(statusCode));
-        span.SetTag(Tag.ResponseFlags, ResponseFlagNames.Format(hop.Flags));
-        span.SetTag(Tag.DownstreamCluster, "-");
-        span.SetTag(Tag.CanonicalService, _settings.ServiceName);
-        span.SetTag(Tag.CanonicalRevision, _settings.Options.CanonicalRevision);
-        span.SetTag(Tag.MeshId, _settings.Options.MeshId);
-        span.SetTag(Tag.Namespace, _settings.Namespace);
-        span.SetTag(Tag.ClusterId, _settings.Options.ClusterId);
-        span.SetTag(Tag.SamplingReason, SamplingDecision.ReasonName(hop.Sampling.Reason));
+        span.AddTag(Tag.HttpStatusCode, StatusCodeTag(statusCode));
+        span.AddTag(Tag.ResponseFlags, ResponseFlagNames.Format(hop.Flags));
+        span.AddTag(Tag.DownstreamCluster, "-");
+        span.AddTag(Tag.CanonicalService, _settings.ServiceName);
+        span.AddTag(Tag.CanonicalRevision, _settings.Options.CanonicalRevision);
+        span.AddTag(Tag.MeshId, _settings.Options.MeshId);
+        span.AddTag(Tag.Namespace, _settings.Namespace);
+        span.AddTag(Tag.ClusterId, _settings.Options.ClusterId);
+        span.AddTag(Tag.SamplingReason, SamplingDecision.ReasonName(hop.Sampling.Reason));
 
         var grpcError = false;
         if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
         {
-            span.SetTag(Tag.GrpcPath, request.Path.Value);
+            span.AddTag(Tag.GrpcPath, request.Path.Value);
             if (GrpcStatus(context) is { } grpcStatus)
             {
-                span.SetTag(Tag.GrpcStatusCode, grpcStatus);
+                span.AddTag(Tag.GrpcStatusCode, grpcStatus);
                 grpcError = grpcStatus is "2" or "4" or "8" or "12" or "13" or "14" or "15";
             }
         }
 
         if (_customTags.Count > 0)
         {
-            _customTags.Apply(request.Headers, span, static (s, key, value) => s.SetTag(key, value));
+            _customTags.Apply(request.Headers, span, static (s, key, value) => s.AddTag(key, value));
         }
 
         if (statusCode == 0 || statusCode >= 500 || grpcError)
         {
-            span.SetTag(Tag.Error, "true");
+            span.AddTag(Tag.Error, "true");
             span.SetStatus(ActivityStatusCode.Error);
         }
 
@@ -422,12 +423,7 @@ internal sealed partial class HopTracer
     }
 
     /// <summary>When x-request-id is not hex, draw from the trace id instead, which every hop of the trace also sees.</summary>
-    private static int DrawFromTraceId(ActivityTraceId traceId)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        traceId.CopyTo(bytes);
-        return (int)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes[12..]) % 10000);
-    }
+    private static int DrawFromTraceId(TraceIdentifier traceId) => (int)((uint)traceId.Low % 10000);
 
     private void LogInvalidContext(HopFeature hop, TraceFormat invalid)
     {

@@ -10,8 +10,8 @@ public class B3PropagationTests
     public void TryParseSingle_SpecExample_ReadsAllFields()
     {
         Assert.True(B3Propagation.TryParseSingle("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90", out var context));
-        Assert.Equal("80f198ee56343ba864fe8b2a57d3eff7", context.TraceId.ToHexString());
-        Assert.Equal("e457b5a2e4d86bd1", context.SpanId.ToHexString());
+        Assert.Equal("80f198ee56343ba864fe8b2a57d3eff7", context.TraceId.ToString());
+        Assert.Equal("e457b5a2e4d86bd1", context.SpanId.ToString());
         Assert.Equal(SamplingState.Sampled, context.Sampled);
         Assert.False(context.ShortTraceId);
     }
@@ -21,7 +21,7 @@ public class B3PropagationTests
     {
         Assert.True(B3Propagation.TryParseSingle("64fe8b2a57d3eff7-e457b5a2e4d86bd1-d", out var context));
         Assert.True(context.ShortTraceId);
-        Assert.Equal("000000000000000064fe8b2a57d3eff7", context.TraceId.ToHexString());
+        Assert.Equal("000000000000000064fe8b2a57d3eff7", context.TraceId.ToString());
         Assert.Equal(SamplingState.Debug, context.Sampled);
         Assert.Equal("64fe8b2a57d3eff7", B3Propagation.FormatTraceId(context.TraceId, context.ShortTraceId));
     }
@@ -58,7 +58,7 @@ public class B3PropagationTests
     {
         Assert.True(B3Propagation.TryParseMulti("463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312", sampled, flags, out var context));
         Assert.Equal(expected, context.Sampled);
-        Assert.Equal("a2fb4a1d1a96d312", context.SpanId.ToHexString());
+        Assert.Equal("a2fb4a1d1a96d312", context.SpanId.ToString());
     }
 
     [Theory]
@@ -72,9 +72,9 @@ public class B3PropagationTests
     [Fact]
     public void FormatSingle_WritesParentAndState()
     {
-        var traceId = ActivityTraceId.CreateFromString("80f198ee56343ba864fe8b2a57d3eff7");
-        var spanId = ActivitySpanId.CreateFromString("e457b5a2e4d86bd1");
-        var parent = ActivitySpanId.CreateFromString("05e3ac9a4f6e3b90");
+        TraceIdentifier.TryParse("80f198ee56343ba864fe8b2a57d3eff7", true, false, out var traceId, out _);
+        SpanIdentifier.TryParse("e457b5a2e4d86bd1", true, out var spanId);
+        SpanIdentifier.TryParse("05e3ac9a4f6e3b90", true, out var parent);
         Assert.Equal("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
             B3Propagation.FormatSingle(traceId, false, spanId, SamplingState.Sampled, parent));
         Assert.Equal("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0", B3Propagation.FormatSingle(traceId, false, spanId, SamplingState.NotSampled, default));
@@ -125,7 +125,7 @@ public class TraceContextExtractorTests
         var context = TraceContextExtractor.Extract(headers, out var invalid);
         Assert.Equal(TraceFormat.B3Multi, context.Format);
         Assert.Equal(TraceFormat.W3C, invalid);
-        Assert.Equal("463ac35c9f6413ad48485a3953bb6124", context.TraceId.ToHexString());
+        Assert.Equal("463ac35c9f6413ad48485a3953bb6124", context.TraceId.ToString());
     }
 
     [Fact]

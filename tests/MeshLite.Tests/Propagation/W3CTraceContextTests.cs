@@ -11,8 +11,8 @@ public class W3CTraceContextTests
     public void TryParse_SpecExample_ReadsIdsAndSampledFlag()
     {
         Assert.True(W3CTraceContext.TryParse(SpecExample, out var context));
-        Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", context.TraceId.ToHexString());
-        Assert.Equal("00f067aa0ba902b7", context.SpanId.ToHexString());
+        Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", context.TraceId.ToString());
+        Assert.Equal("00f067aa0ba902b7", context.SpanId.ToString());
         Assert.Equal(SamplingState.Sampled, context.Sampled);
         Assert.Equal(TraceFormat.W3C, context.Format);
     }
@@ -41,7 +41,7 @@ public class W3CTraceContextTests
     public void TryParse_FutureVersion_ReadsFirstFourFields()
     {
         Assert.True(W3CTraceContext.TryParse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future", out var context));
-        Assert.Equal("00f067aa0ba902b7", context.SpanId.ToHexString());
+        Assert.Equal("00f067aa0ba902b7", context.SpanId.ToString());
     }
 
     [Fact]
@@ -51,8 +51,8 @@ public class W3CTraceContextTests
     [Fact]
     public void Format_RoundTrips()
     {
-        var traceId = ActivityTraceId.CreateFromString("4bf92f3577b34da6a3ce929d0e0e4736");
-        var spanId = ActivitySpanId.CreateFromString("00f067aa0ba902b7");
+        Assert.True(TraceIdentifier.TryParse("4bf92f3577b34da6a3ce929d0e0e4736", true, false, out var traceId, out _));
+        Assert.True(SpanIdentifier.TryParse("00f067aa0ba902b7", true, out var spanId));
         Assert.Equal(SpecExample, W3CTraceContext.Format(traceId, spanId, sampled: true));
         Assert.EndsWith("-00", W3CTraceContext.Format(traceId, spanId, sampled: false));
     }

@@ -161,7 +161,7 @@ internal sealed class PropagationBreaks
             ["confidence"] = verdict.Confidence,
         }));
 
-        var route = verdict.Candidate?.InboundRouteKey is { } r ? r : "unknown";
+        var route = verdict.Candidate is { } cause ? RouteKey(cause.InboundMethod ?? "-", cause.InboundPath) : "unknown";
         var key = (route, destination);
         if (!_reports.TryGetValue(key, out var report))
         {
@@ -178,12 +178,11 @@ internal sealed class PropagationBreaks
     }
 
     /// <summary>A bounded key for the inbound request: method and first path segment (<c>GET /orders</c>).</summary>
-    public string RouteKey(HttpRequest request)
+    private string RouteKey(string method, string? path)
     {
-        var path = request.Path.Value ?? "/";
-        var end = path.IndexOf('/', 1);
-        var segment = end < 0 ? path : path[..end];
-        var key = string.Concat(request.Method, " ", segment);
+        var end = path is { Length: > 1 } ? path.IndexOf('/', 1) : -1;
+        var segment = path is not { Length: > 1 } ? "/" : end < 0 ? path : path[..end];
+        var key = string.Concat(method, " ", segment);
         if (_routes.TryGetValue(key, out var known))
         {
             return known;

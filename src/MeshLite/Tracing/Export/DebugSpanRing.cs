@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeshLite.Tracing.Propagation;
 using OpenTelemetry;
 
 namespace MeshLite.Tracing.Export;
@@ -29,14 +30,14 @@ internal sealed class DebugSpanRing : BaseProcessor<Activity>
     }
 
     /// <summary>Newest first, at most <paramref name="limit"/>, optionally only spans of <paramref name="traceId"/>.</summary>
-    public List<Activity> Snapshot(int limit, ActivityTraceId? traceId)
+    public List<Activity> Snapshot(int limit, TraceIdentifier? traceId)
     {
         var result = new List<Activity>();
         var newest = Volatile.Read(ref _next);
         for (long i = newest; i >= 0 && i > newest - _slots.Length && result.Count < limit; i--)
         {
             var span = Volatile.Read(ref _slots[i % _slots.Length]);
-            if (span is not null && (traceId is null || span.TraceId == traceId.Value))
+            if (span is not null && (traceId is null || TraceIdentifier.From(span.TraceId) == traceId.Value))
             {
                 result.Add(span);
             }

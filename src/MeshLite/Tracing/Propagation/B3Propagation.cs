@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace MeshLite.Tracing.Propagation;
 
 /// <summary>
@@ -32,7 +30,7 @@ public static class B3Propagation
         }
 
         var dash = value.IndexOf('-');
-        if (dash < 0 || !HexId.TryParseTraceId(value[..dash], lowercaseOnly: false, allowShort: true, out var traceId, out var isShort))
+        if (dash < 0 || !TraceIdentifier.TryParse(value[..dash], lowercaseOnly: false, allowShort: true, out var traceId, out var isShort))
         {
             return false;
         }
@@ -40,7 +38,7 @@ public static class B3Propagation
         var rest = value[(dash + 1)..];
         var spanEnd = rest.IndexOf('-');
         var spanHex = spanEnd < 0 ? rest : rest[..spanEnd];
-        if (!HexId.TryParseSpanId(spanHex, lowercaseOnly: false, out var spanId))
+        if (!SpanIdentifier.TryParse(spanHex, lowercaseOnly: false, out var spanId))
         {
             return false;
         }
@@ -57,7 +55,7 @@ public static class B3Propagation
             if (rest.Length > 1)
             {
                 // "-{parentspanid}": checked for shape only; the parent of the caller's span is not ours to keep.
-                if (rest[1] != '-' || !HexId.TryParseSpanId(rest[2..], lowercaseOnly: false, out _))
+                if (rest[1] != '-' || !SpanIdentifier.TryParse(rest[2..], lowercaseOnly: false, out _))
                 {
                     return false;
                 }
@@ -112,8 +110,8 @@ public static class B3Propagation
             return true;
         }
 
-        if (!HexId.TryParseTraceId(traceIdHex, lowercaseOnly: false, allowShort: true, out var traceId, out var isShort)
-            || !HexId.TryParseSpanId(spanIdHex, lowercaseOnly: false, out var spanId))
+        if (!TraceIdentifier.TryParse(traceIdHex, lowercaseOnly: false, allowShort: true, out var traceId, out var isShort)
+            || !SpanIdentifier.TryParse(spanIdHex, lowercaseOnly: false, out var spanId))
         {
             return false;
         }
@@ -123,31 +121,30 @@ public static class B3Propagation
     }
 
     /// <summary><c>{traceid}-{spanid}-{1|0|d}[-{parentspanid}]</c>.</summary>
-    public static string FormatSingle(ActivityTraceId traceId, bool shortTraceId, ActivitySpanId spanId, SamplingState sampled, ActivitySpanId parentSpanId)
+    public static string FormatSingle(TraceIdentifier traceId, bool shortTraceId, SpanIdentifier spanId, SamplingState sampled, SpanIdentifier parentSpanId)
     {
         var traceLength = shortTraceId ? 16 : 32;
-        var hasParent = parentSpanId != default;
+        var hasParent = !parentSpanId.IsEmpty;
         var length = traceLength + 1 + 16 + 2 + (hasParent ? 17 : 0);
         return string.Create(length, (traceId, shortTraceId, spanId, sampled, parentSpanId, traceLength, hasParent), static (span, s) =>
         {
-            HexId.WriteTraceId(s.traceId, s.shortTraceId, span);
+            s.traceId.WriteHex(span, s.shortTraceId);
             span[s.traceLength] = '-';
-            HexId.WriteSpanId(s.spanId, span.Slice(s.traceLength + 1, 16));
+            s.spanId.WriteHex(span.Slice(s.traceLength + 1, 16));
             span[s.traceLength + 17] = '-';
             span[s.traceLength + 18] = s.sampled switch { SamplingState.Debug => 'd', SamplingState.Sampled => '1', _ => '0' };
             if (s.hasParent)
             {
                 span[s.traceLength + 19] = '-';
-                HexId.WriteSpanId(s.parentSpanId, span.Slice(s.traceLength + 20, 16));
+                s.parentSpanId.WriteHex(span.Slice(s.traceLength + 20, 16));
             }
         });
     }
 
-    public static string FormatTraceId(ActivityTraceId traceId, bool shortTraceId) =>
-        string.Create(shortTraceId ? 16 : 32, (traceId, shortTraceId), static (span, s) => HexId.WriteTraceId(s.traceId, s.shortTraceId, span));
+    public static string FormatTraceId(TraceIdentifier traceId, bool shortTraceId) =>
+        string.Create(shortTraceId ? 16 : 32, (traceId, shortTraceId), static (span, s) => s.traceId.WriteHex(span, s.shortTraceId));
 
-    public static string FormatSpanId(ActivitySpanId spanId) =>
-        string.Create(16, spanId, static (span, id) => HexId.WriteSpanId(id, span));
+    public static string FormatSpanId(SpanIdentifier spanId) => spanId.ToString();
 
     private static bool TryParseSamplingState(char c, out SamplingState sampled)
     {

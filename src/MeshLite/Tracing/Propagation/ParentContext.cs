@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace MeshLite.Tracing.Propagation;
 
 /// <summary>
@@ -7,13 +5,13 @@ namespace MeshLite.Tracing.Propagation;
 /// A context can carry a decision without ids (<c>b3: 0</c>, a lone <c>x-b3-sampled</c>).
 /// </summary>
 public readonly record struct ParentContext(
-    ActivityTraceId TraceId,
-    ActivitySpanId SpanId,
+    TraceIdentifier TraceId,
+    SpanIdentifier SpanId,
     SamplingState Sampled,
     TraceFormat Format,
     bool ShortTraceId)
 {
-    public bool HasIds => SpanId != default;
+    public bool HasIds => !SpanId.IsEmpty;
 
     public static ParentContext DecisionOnly(SamplingState sampled, TraceFormat format) => new(default, default, sampled, format, false);
 }

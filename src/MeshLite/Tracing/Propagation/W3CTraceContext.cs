@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace MeshLite.Tracing.Propagation;
 
 /// <summary>
@@ -36,8 +34,8 @@ public static class W3CTraceContext
 
         var flags = value.Slice(53, 2);
         if (!HexId.IsHex(flags, lowercaseOnly: true)
-            || !HexId.TryParseTraceId(value.Slice(3, 32), lowercaseOnly: true, allowShort: false, out var traceId, out _)
-            || !HexId.TryParseSpanId(value.Slice(36, 16), lowercaseOnly: true, out var spanId))
+            || !TraceIdentifier.TryParse(value.Slice(3, 32), lowercaseOnly: true, allowShort: false, out var traceId, out _)
+            || !SpanIdentifier.TryParse(value.Slice(36, 16), lowercaseOnly: true, out var spanId))
         {
             return false;
         }
@@ -47,19 +45,22 @@ public static class W3CTraceContext
         return true;
     }
 
-    public static string Format(ActivityTraceId traceId, ActivitySpanId spanId, bool sampled) =>
-        string.Create(TraceParentLength, (traceId, spanId, sampled), static (span, state) =>
-        {
-            span[0] = '0';
-            span[1] = '0';
-            span[2] = '-';
-            HexId.WriteTraceId(state.traceId, asShort: false, span.Slice(3, 32));
-            span[35] = '-';
-            HexId.WriteSpanId(state.spanId, span.Slice(36, 16));
-            span[52] = '-';
-            span[53] = '0';
-            span[54] = state.sampled ? '1' : '0';
-        });
+    public static string Format(TraceIdentifier traceId, SpanIdentifier spanId, bool sampled) =>
+        string.Create(TraceParentLength, (traceId, spanId, sampled), static (span, state) => Write(span, state.traceId, state.spanId, state.sampled));
+
+    /// <summary>Writes the 55 characters of a traceparent into <paramref name="span"/>.</summary>
+    public static void Write(Span<char> span, TraceIdentifier traceId, SpanIdentifier spanId, bool sampled)
+    {
+        span[0] = '0';
+        span[1] = '0';
+        span[2] = '-';
+        traceId.WriteHex(span.Slice(3, 32));
+        span[35] = '-';
+        spanId.WriteHex(span.Slice(36, 16));
+        span[52] = '-';
+        span[53] = '0';
+        span[54] = sampled ? '1' : '0';
+    }
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : c - 'a' + 10;
 }

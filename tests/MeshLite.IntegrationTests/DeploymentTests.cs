@@ -1,0 +1,186 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using MeshLite.Configuration;
+using MeshLite.IntegrationTests.Common;
+using YamlDotNet.RepresentationModel;
+
+namespace MeshLite.IntegrationTests;
+
+/// <summary>
+/// No container engine or Helm runs here, so the shipping files are checked against the project: the chart's values,
+/// schema and template references agree, plain manifests parse, and the Dockerfile builds what the project publishes.
+/// </summary>
+public class DeploymentTests
+{
+    private static readonly string _chart = Path.Combine(Repository.Root, "helm", "meshlite");
+
+    private static YamlMappingNode LoadYaml(string path)
+    {
+        var stream = new YamlStream();
+        using var reader = new StreamReader(path);
+        stream.Load(reader);
+        return (YamlMappingNode)stream.Documents[0].RootNode;
+    }
+
+    private static IEnumerable<string> Paths(YamlMappingNode node, string prefix = "")
+    {
+        foreach (var (key, value) in node.Children)
+        {
+            var path = prefix + ((YamlScalarNode)key).Value;
+            yield return path;
+            if (value is YamlMappingNode child)
+            {
+                foreach (var nested in Paths(child, path + "."))
+                {
+                    yield return nested;
+                }
+            }
+        }
+    }
+
+    private static bool SchemaDeclares(JsonElement schema, string path)
+    {
+        var node = schema;
+        foreach (var part in path.Split('.'))
+        {
+            if (node.TryGetProperty("properties", out var properties) && properties.TryGetProperty(part, out var next))
+            {
+                node = next;
+            }
+            else if (!node.TryGetProperty("additionalProperties", out var open) ? !node.TryGetProperty("properties", out _) : open.ValueKind != JsonValueKind.False)
+            {
+                // A free-form object (JSON Schema allows any key unless additionalProperties is false).
+                return true;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    [Fact]
+    public void Chart_HasTheConventionalLayout()
+    {
+        foreach (var file in new[] { "Chart.yaml", "values.yaml", "values.schema.json", "README.md", "templates/_helpers.tpl", "templates/NOTES.txt",
+                     "templates/deployment.yaml", "templates/service.yaml", "templates/configmap.yaml", "templates/jaeger.yaml" })
+        {
+            Assert.True(File.Exists(Path.Combine(_chart, file)), file);
+        }
+
+        var chart = LoadYaml(Path.Combine(_chart, "Chart.yaml"));
+        Assert.Equal("v2", chart["apiVersion"].ToString());
+        Assert.Equal("meshlite", chart["name"].ToString());
+        Assert.Matches(@"^\d+\.\d+\.\d+$", chart["version"].ToString());
+    }
+
+    [Fact]
+    public void ValuesAndSchema_DeclareTheSameKeys()
+    {
+        var values = LoadYaml(Path.Combine(_chart, "values.yaml"));
+        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(_chart, "values.schema.json")));
+
+        foreach (var path in Paths(values))
+        {
+            Assert.True(SchemaDeclares(schema.RootElement, path), $"values.yaml has '{path}', values.schema.json does not");
+        }
+
+        var declared = Paths(values).ToHashSet();
+        foreach (var required in schema.RootElement.GetProperty("required").EnumerateArray())
+        {
+            Assert.Contains(required.GetString()!, declared);
+        }
+
+        Assert.Equal(1.0, double.Parse(((YamlScalarNode)((YamlMappingNode)values["sidecar"])["sampling"]).Value!, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void EveryValueATemplateUses_IsDeclaredInValuesAndSchema()
+    {
+        var values = Paths(LoadYaml(Path.Combine(_chart, "values.yaml"))).ToHashSet();
+        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(_chart, "values.schema.json")));
+        var templates = Directory.GetFiles(Path.Combine(_chart, "templates"));
+        var used = templates.SelectMany(t => Regex.Matches(File.ReadAllText(t), @"\.Values\.([A-Za-z0-9_.]+)").Select(m => m.Groups[1].Value.TrimEnd('.'))).Distinct().ToList();
+
+        Assert.NotEmpty(used);
+        foreach (var path in used)
+        {
+            Assert.True(values.Contains(path), $"templates use .Values.{path}, which values.yaml does not declare");
+            Assert.True(SchemaDeclares(schema.RootElement, path), $"templates use .Values.{path}, which values.schema.json does not declare");
+        }
+
+        var defines = Regex.Matches(File.ReadAllText(Path.Combine(_chart, "templates", "_helpers.tpl")), @"define ""([^""]+)""").Select(m => m.Groups[1].Value).ToHashSet();
+        foreach (var include in templates.SelectMany(t => Regex.Matches(File.ReadAllText(t), @"include ""([^""]+)""").Select(m => m.Groups[1].Value)))
+        {
+            Assert.Contains(include, defines);
+        }
+
+        Assert.Contains("meshlite.sidecar", defines);
+    }
+
+    [Fact]
+    public void Sidecar_GetsIdentityFromTheDownwardApi_ReadinessAndTheApplicationsProxy()
+    {
+        var helpers = File.ReadAllText(Path.Combine(_chart, "templates", "_helpers.tpl"));
+        foreach (var (variable, field) in new[] { ("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace"), ("INSTANCE_IP", "status.podIP") })
+        {
+            Assert.Matches($@"name: {variable}\s+valueFrom: {{ fieldRef: {{ fieldPath: {Regex.Escape(field)} }} }}", helpers);
+        }
+
+        Assert.Contains("path: /healthz/ready, port: 15090", helpers);
+        Assert.Contains("runAsUser: 1337", helpers);
+        Assert.Contains("jaeger-collector.%s.svc.cluster.local:4317", helpers);
+        var deployment = File.ReadAllText(Path.Combine(_chart, "templates", "deployment.yaml"));
+        Assert.Contains("HTTP_PROXY, value: \"http://127.0.0.1:15001\"", deployment);
+        Assert.Contains("prometheus.io/port: \"15090\"", deployment);
+        Assert.Contains("targetPort: 15006", File.ReadAllText(Path.Combine(_chart, "templates", "service.yaml")));
+    }
+
+    [Fact]
+    public void PlainManifests_Parse()
+    {
+        var plain = Directory.GetFiles(Path.Combine(Repository.Root, "config"), "*.yaml", SearchOption.AllDirectories)
+            .Concat(Directory.GetFiles(Path.Combine(Repository.Root, "config"), "*.yml", SearchOption.AllDirectories))
+            .Where(f => !File.ReadAllText(f).Contains("{{", StringComparison.Ordinal))
+            .ToList();
+        foreach (var file in plain)
+        {
+            var stream = new YamlStream();
+            using var reader = new StreamReader(file);
+            stream.Load(reader);
+            Assert.NotEmpty(stream.Documents);
+        }
+    }
+
+    [Fact]
+    public void Dockerfile_BuildsTheAotBinary_OnAChiseledBase_AsUid1337_ExposingTheDefaultPorts()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile"));
+        var stages = Regex.Matches(dockerfile, @"^FROM (\S+) AS (\w+)$", RegexOptions.Multiline).Select(m => (Image: m.Groups[1].Value, Name: m.Groups[2].Value)).ToList();
+        Assert.Equal(["build", "final"], stages.Select(s => s.Name));
+        Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:", stages[0].Image);
+        Assert.Matches(@"^mcr\.microsoft\.com/dotnet/runtime-deps:.*chiseled$", stages[1].Image);
+        Assert.Contains("-p:PublishAot=true", dockerfile);
+        Assert.Matches(@"(?m)^USER 1337:1337$", dockerfile);
+        Assert.DoesNotMatch(@"(?m)^HEALTHCHECK", dockerfile);
+
+        var options = new MeshLiteOptions();
+        var exposed = Regex.Match(dockerfile, @"(?m)^EXPOSE (.+)$").Groups[1].Value.Split(' ').Select(int.Parse).Order().ToArray();
+        Assert.Equal(new[] { options.Admin.Port, options.Outbound.Port, options.Inbound.Port, options.Metrics.Port }.Order(), exposed);
+        Assert.Equal("127.0.0.1", options.Admin.BindAddress);
+
+        var csproj = File.ReadAllText(Path.Combine(Repository.Root, "src", "MeshLite", "MeshLite.csproj"));
+        var assembly = Regex.Match(csproj, "<AssemblyName>(.+)</AssemblyName>").Groups[1].Value;
+        Assert.Contains($"ENTRYPOINT [\"/app/{assembly}\"]", dockerfile);
+        foreach (var copied in Regex.Matches(dockerfile, @"(?m)^COPY (?!--from)(.+) \S+$").SelectMany(m => m.Groups[1].Value.Split(' ')))
+        {
+            Assert.True(File.Exists(Path.Combine(Repository.Root, copied)) || Directory.Exists(Path.Combine(Repository.Root, copied)), $"Dockerfile copies '{copied}', which does not exist");
+        }
+
+        var ignore = File.ReadAllLines(Path.Combine(Repository.Root, ".dockerignore"));
+        Assert.Contains("**/bin/", ignore);
+        Assert.Contains("**/obj/", ignore);
+    }
+}
