@@ -36,7 +36,8 @@ public sealed class MeshLiteOptions
     public InboundListenerOptions Inbound { get; set; } = new();
     public ListenerOptions Outbound { get; set; } = new() { Port = 15001, BindAddress = "127.0.0.1" };
     public ListenerOptions Admin { get; set; } = new() { Port = 15000, BindAddress = "127.0.0.1" };
-    public EchoAppOptions EchoApp { get; set; } = new();
+    public DemoAppOptions DemoApp { get; set; } = new();
+    public FaultOptions Fault { get; set; } = new();
 
     public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -91,10 +92,53 @@ public sealed class InboundListenerOptions : ListenerOptions
     public TimeSpan? Timeout { get; set; }
 }
 
-public sealed class EchoAppOptions
+/// <summary>
+/// A demo app MeshLite serves beside itself on 127.0.0.1 (the quick start and the local mesh): it waits, fails, calls
+/// other services through this sidecar's outbound listener — forwarding the trace headers or not — and answers.
+/// </summary>
+public sealed class DemoAppOptions
 {
-    /// <summary>When set, MeshLite also serves a small echo app on 127.0.0.1 at this port (the quick-start default).</summary>
     public int? Port { get; set; }
+
+    public int LatencyMs { get; set; }
+
+    /// <summary>A random extra delay of 0 to this many milliseconds.</summary>
+    public int LatencyJitterMs { get; set; }
+
+    /// <summary>The share of requests (0–1) answered with <see cref="ErrorStatus"/>.</summary>
+    public double ErrorRate { get; set; }
+
+    public int ErrorStatus { get; set; } = 503;
+
+    /// <summary>A fixed response body of this many bytes; by default the app echoes what it received as JSON.</summary>
+    public int? ResponseBytes { get; set; }
+
+    /// <summary>Services called, through the sidecar, for every request.</summary>
+    public List<string> Calls { get; set; } = [];
+
+    public bool Parallel { get; set; }
+
+    /// <summary>Whether the calls carry the incoming trace headers (false: the app "forgets", as real apps do).</summary>
+    public bool ForwardHeaders { get; set; } = true;
+}
+
+/// <summary>Istio's fault injection on the inbound route: a delay (<c>DI</c>) and an abort (<c>FI</c>), each for a share of requests.</summary>
+public sealed class FaultOptions
+{
+    public FaultDelayOptions Delay { get; set; } = new();
+    public FaultAbortOptions Abort { get; set; } = new();
+}
+
+public sealed class FaultDelayOptions
+{
+    public double Percentage { get; set; }
+    public int FixedDelayMs { get; set; }
+}
+
+public sealed class FaultAbortOptions
+{
+    public double Percentage { get; set; }
+    public int HttpStatus { get; set; } = 503;
 }
 
 public sealed class ServiceOptions

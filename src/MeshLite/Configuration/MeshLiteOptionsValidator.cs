@@ -58,9 +58,41 @@ internal static class MeshLiteOptionsValidator
             CheckPort(errors, "Inbound:AppPort", o.Inbound.AppPort.Value, allowZero: false);
         }
 
-        if (o.EchoApp.Port is int echoPort)
+        if (o.DemoApp.Port is int appPort)
         {
-            CheckPort(errors, "EchoApp:Port", echoPort, allowZero: false);
+            CheckPort(errors, "DemoApp:Port", appPort, allowZero: false);
+        }
+
+        if (o.DemoApp.LatencyMs < 0 || o.DemoApp.LatencyJitterMs < 0)
+        {
+            errors.Add($"{P}DemoApp:LatencyMs '{o.DemoApp.LatencyMs}' and LatencyJitterMs '{o.DemoApp.LatencyJitterMs}' must not be negative.");
+        }
+
+        if (double.IsNaN(o.DemoApp.ErrorRate) || o.DemoApp.ErrorRate is < 0 or > 1)
+        {
+            errors.Add($"{P}DemoApp:ErrorRate '{o.DemoApp.ErrorRate}' must be between 0 and 1.");
+        }
+
+        if (o.DemoApp.ErrorStatus is < 100 or > 599)
+        {
+            errors.Add($"{P}DemoApp:ErrorStatus '{o.DemoApp.ErrorStatus}' is not an HTTP status.");
+        }
+
+        if (o.DemoApp.ResponseBytes is < 0 or > 64 * 1024 * 1024)
+        {
+            errors.Add($"{P}DemoApp:ResponseBytes '{o.DemoApp.ResponseBytes}' must be between 0 and 67108864.");
+        }
+
+        CheckPercentage(errors, "Fault:Delay:Percentage", o.Fault.Delay.Percentage);
+        CheckPercentage(errors, "Fault:Abort:Percentage", o.Fault.Abort.Percentage);
+        if (o.Fault.Delay.FixedDelayMs < 0)
+        {
+            errors.Add($"{P}Fault:Delay:FixedDelayMs '{o.Fault.Delay.FixedDelayMs}' must not be negative.");
+        }
+
+        if (o.Fault.Abort.HttpStatus is < 200 or > 599)
+        {
+            errors.Add($"{P}Fault:Abort:HttpStatus '{o.Fault.Abort.HttpStatus}' is not an HTTP status.");
         }
 
         CheckDistinctPorts(errors, o);

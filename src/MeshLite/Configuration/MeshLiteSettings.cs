@@ -56,7 +56,7 @@ internal sealed class MeshLiteSettings
             options.Namespace = podNamespace;
         }
 
-        if (options.Inbound.AppPort is null && options.EchoApp.Port is int echoPort)
+        if (options.Inbound.AppPort is null && options.DemoApp.Port is int echoPort)
         {
             options.Inbound.AppPort = echoPort;
         }

@@ -6,7 +6,7 @@ public enum ListenerKind : byte
     Admin = 0,
     Inbound = 1,
     Outbound = 2,
-    EchoApp = 3,
+    DemoApp = 3,
     Metrics = 4,
 }
 
@@ -16,7 +16,7 @@ internal sealed class ListenerFeature
     public static readonly ListenerFeature Admin = new(ListenerKind.Admin);
     public static readonly ListenerFeature Inbound = new(ListenerKind.Inbound);
     public static readonly ListenerFeature Outbound = new(ListenerKind.Outbound);
-    public static readonly ListenerFeature EchoApp = new(ListenerKind.EchoApp);
+    public static readonly ListenerFeature DemoApp = new(ListenerKind.DemoApp);
     public static readonly ListenerFeature Metrics = new(ListenerKind.Metrics);
 
     private ListenerFeature(ListenerKind kind) => Kind = kind;
@@ -27,7 +27,7 @@ internal sealed class ListenerFeature
     {
         ListenerKind.Inbound => Inbound,
         ListenerKind.Outbound => Outbound,
-        ListenerKind.EchoApp => EchoApp,
+        ListenerKind.DemoApp => DemoApp,
         ListenerKind.Metrics => Metrics,
         _ => Admin,
     };

@@ -2,7 +2,7 @@ using System.Net;
 using MeshLite.AccessLog;
 using MeshLite.Admin;
 using MeshLite.Configuration;
-using MeshLite.EchoApp;
+using MeshLite.DemoApp;
 using MeshLite.Hops;
 using MeshLite.Metrics;
 using MeshLite.Proxy;
@@ -86,9 +86,9 @@ public static partial class MeshLiteApplication
             Listen(kestrel, bindings, ListenerKind.Outbound, options.Outbound.BindAddress, options.Outbound.Port, HttpProtocols.Http1AndHttp2);
             Listen(kestrel, bindings, ListenerKind.Admin, options.Admin.BindAddress, options.Admin.Port, HttpProtocols.Http1);
             Listen(kestrel, bindings, ListenerKind.Metrics, options.Metrics.BindAddress, options.Metrics.Port, HttpProtocols.Http1);
-            if (options.EchoApp.Port is int echoPort)
+            if (options.DemoApp.Port is int echoPort)
             {
-                Listen(kestrel, bindings, ListenerKind.EchoApp, "127.0.0.1", echoPort, HttpProtocols.Http1AndHttp2);
+                Listen(kestrel, bindings, ListenerKind.DemoApp, "127.0.0.1", echoPort, HttpProtocols.Http1AndHttp2);
             }
         });
 
@@ -134,9 +134,9 @@ public static partial class MeshLiteApplication
 
         AdminEndpoints.Map(app);
         MetricsEndpoints.Map(app);
-        if (settings.Options.EchoApp.Port is not null)
+        if (settings.Options.DemoApp.Port is not null)
         {
-            EchoAppEndpoints.Map(app);
+            DemoAppEndpoints.Map(app);
         }
 
         if (settings.RegistryOnly)

@@ -39,7 +39,31 @@ internal sealed class ForwarderOutcomeMiddleware
                 $"route not found: '{context.Request.Host.Value}' is not a destination MeshLite can route to");
         }
 
+        var fault = _settings.Options.Fault;
+        if (hop.Route.Kind == MeshRouteKind.Inbound && (fault.Delay.Percentage > 0 || fault.Abort.Percentage > 0))
+        {
+            return InvokeWithFaultsAsync(context, hop, fault);
+        }
+
         return InvokeAsync(context, hop);
+    }
+
+    /// <summary>Istio's fault injection, as Envoy's fault filter applies it: the delay first, then the abort.</summary>
+    private async Task InvokeWithFaultsAsync(HttpContext context, HopFeature hop, FaultOptions fault)
+    {
+        if (fault.Delay.Percentage > 0 && Random.Shared.NextDouble() * 100 < fault.Delay.Percentage)
+        {
+            hop.Flags |= ResponseFlags.DelayInjected;
+            await Task.Delay(fault.Delay.FixedDelayMs, context.RequestAborted);
+        }
+
+        if (fault.Abort.Percentage > 0 && Random.Shared.NextDouble() * 100 < fault.Abort.Percentage)
+        {
+            await LocalReply.WriteAsync(context, hop, fault.Abort.HttpStatus, ResponseFlags.FaultInjected, "fault_filter_abort", "fault filter abort");
+            return;
+        }
+
+        await InvokeAsync(context, hop);
     }
 
     private async Task InvokeAsync(HttpContext context, HopFeature hop)

@@ -99,7 +99,7 @@ internal sealed partial class HopTracer
             return;
         }
 
-        var parent = TraceContextExtractor.Extract(headers, out var invalid);
+        var parent = TraceContextExtractor.Extract(headers, out var invalid, out var present);
         if (invalid != TraceFormat.None)
         {
             _metrics.RecordInvalid(invalid);
@@ -191,7 +191,7 @@ internal sealed partial class HopTracer
             ? parent.Sampled == SamplingState.Debug ? SamplingState.Debug : SamplingState.Sampled
             : SamplingState.NotSampled;
 
-        Inject(headers, _inject | parent.Format, traceId, parent.ShortTraceId, spanId, parent.HasIds ? parent.SpanId : default, sampled,
+        Inject(headers, present, _inject | parent.Format, traceId, parent.ShortTraceId, spanId, parent.HasIds ? parent.SpanId : default, sampled,
             dropTraceState: (invalid & TraceFormat.W3C) != 0);
 
         var reason = !decision.Sampled ? RequestId.NotTraceable : decision.Reason switch
@@ -233,17 +233,28 @@ internal sealed partial class HopTracer
         }
     }
 
-    /// <summary>Writes the new span's ids in every format asked for, after removing whatever trace headers arrived.</summary>
-    internal static void Inject(IHeaderDictionary headers, TraceFormat formats, TraceIdentifier traceId, bool shortTraceId,
+    /// <summary>Writes the new span's ids in every format asked for, after removing the trace headers that arrived (<paramref name="present"/>).</summary>
+    internal static void Inject(IHeaderDictionary headers, TraceFormat present, TraceFormat formats, TraceIdentifier traceId, bool shortTraceId,
         SpanIdentifier spanId, SpanIdentifier parentSpanId, SamplingState sampled, bool dropTraceState)
     {
-        headers.Remove(TraceHeaders.TraceParent);
-        headers.Remove(TraceHeaders.B3);
-        headers.Remove(TraceHeaders.B3TraceId);
-        headers.Remove(TraceHeaders.B3SpanId);
-        headers.Remove(TraceHeaders.B3ParentSpanId);
-        headers.Remove(TraceHeaders.B3Sampled);
-        headers.Remove(TraceHeaders.B3Flags);
+        if ((present & TraceFormat.W3C) != 0)
+        {
+            headers.Remove(TraceHeaders.TraceParent);
+        }
+
+        if ((present & TraceFormat.B3Single) != 0)
+        {
+            headers.Remove(TraceHeaders.B3);
+        }
+
+        if ((present & TraceFormat.B3Multi) != 0)
+        {
+            headers.Remove(TraceHeaders.B3TraceId);
+            headers.Remove(TraceHeaders.B3SpanId);
+            headers.Remove(TraceHeaders.B3ParentSpanId);
+            headers.Remove(TraceHeaders.B3Sampled);
+            headers.Remove(TraceHeaders.B3Flags);
+        }
         if (dropTraceState)
         {
             // tracestate belongs to the traceparent it came with; that one was invalid and is gone.

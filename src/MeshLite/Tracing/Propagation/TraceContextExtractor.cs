@@ -8,14 +8,21 @@ namespace MeshLite.Tracing.Propagation;
 /// </summary>
 public static class TraceContextExtractor
 {
-    public static ParentContext Extract(IHeaderDictionary headers, out TraceFormat invalid)
+    public static ParentContext Extract(IHeaderDictionary headers, out TraceFormat invalid) => Extract(headers, out invalid, out _);
+
+    /// <param name="headers">The request headers.</param>
+    /// <param name="invalid">Formats that were present but malformed.</param>
+    /// <param name="present">Formats with any header present, valid or not (what a writer must remove).</param>
+    public static ParentContext Extract(IHeaderDictionary headers, out TraceFormat invalid, out TraceFormat present)
     {
         invalid = TraceFormat.None;
+        present = TraceFormat.None;
         var found = default(ParentContext);
 
         var traceParent = headers[TraceHeaders.TraceParent];
         if (traceParent.Count > 0)
         {
+            present |= TraceFormat.W3C;
             if (traceParent.Count == 1 && W3CTraceContext.TryParse(traceParent[0], out var w3c))
             {
                 found = w3c;
@@ -29,6 +36,7 @@ public static class TraceContextExtractor
         var b3 = headers[TraceHeaders.B3];
         if (b3.Count > 0)
         {
+            present |= TraceFormat.B3Single;
             if (b3.Count == 1 && B3Propagation.TryParseSingle(b3[0], out var single))
             {
                 found = Prefer(found, single);
@@ -43,8 +51,9 @@ public static class TraceContextExtractor
         var spanId = headers[TraceHeaders.B3SpanId];
         var sampled = headers[TraceHeaders.B3Sampled];
         var flags = headers[TraceHeaders.B3Flags];
-        if (traceId.Count + spanId.Count + sampled.Count + flags.Count > 0)
+        if (traceId.Count + spanId.Count + sampled.Count + flags.Count + headers[TraceHeaders.B3ParentSpanId].Count > 0)
         {
+            present |= TraceFormat.B3Multi;
             if (traceId.Count <= 1 && spanId.Count <= 1 && sampled.Count <= 1 && flags.Count <= 1
                 && B3Propagation.TryParseMulti(First(traceId), First(spanId), First(sampled), First(flags), out var multi))
             {
