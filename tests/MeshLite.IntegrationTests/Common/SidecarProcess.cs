@@ -27,8 +27,9 @@ public sealed partial class SidecarProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
 
     /// <param name="blockedStdout">Pipe stdout into a process that never reads it, so writes to stdout block once the pipe is full.</param>
+    /// <param name="leadingArguments">Arguments before the configuration, e.g. a subcommand (<c>target</c>).</param>
     public static async Task<SidecarProcess> StartAsync(IDictionary<string, string?> config, string? executable = null,
-        IDictionary<string, string>? environment = null, bool blockedStdout = false)
+        IDictionary<string, string>? environment = null, bool blockedStdout = false, IReadOnlyList<string>? leadingArguments = null)
     {
         var start = executable is null
             ? new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll") } }
@@ -54,6 +55,11 @@ public sealed partial class SidecarProcess : IAsyncDisposable
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
+        }
+
+        foreach (var argument in leadingArguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
         }
 
         foreach (var (key, value) in config)
@@ -87,6 +93,92 @@ public sealed partial class SidecarProcess : IAsyncDisposable
 
         await sidecar._ready.Task;
         return sidecar;
+    }
+
+    /// <summary>Starts <c>meshlite mesh</c> on a mesh file with every port chosen free, and waits until it says it is up.</summary>
+    public static async Task<SidecarProcess> StartMeshAsync(string meshFile)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll"), "mesh", meshFile, "--dashboard-port", "0", "--traffic-rate", "0", "--duration", "5m" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        var process = Process.Start(start)!;
+        var mesh = new SidecarProcess(process);
+        process.OutputDataReceived += (_, e) =>
+        {
+            mesh.OnLine(e.Data);
+            if (e.Data?.StartsWith("Ctrl+C stops everything", StringComparison.Ordinal) == true)
+            {
+                mesh._ready.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, e) => mesh.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) =>
+        {
+            process.WaitForExit();
+            mesh._ready.TrySetException(new InvalidOperationException("meshlite mesh exited:\n" + mesh.Output));
+        };
+        if (await Task.WhenAny(mesh._ready.Task, Task.Delay(TimeSpan.FromMinutes(2))) != mesh._ready.Task)
+        {
+            await mesh.DisposeAsync();
+            throw new TimeoutException("meshlite mesh did not come up:\n" + mesh.Output);
+        }
+
+        await mesh._ready.Task;
+        return mesh;
+    }
+
+    /// <summary>The first group of the first output line matching <paramref name="pattern"/>.</summary>
+    public string Match(string pattern) => _output.Select(l => Regex.Match(l, pattern)).First(m => m.Success).Groups[1].Value;
+
+    /// <summary>SIGTERM (as Ctrl+C would) and wait; returns the pids of the processes it had started.</summary>
+    public async Task<List<int>> StopAndCollectChildrenAsync()
+    {
+        var children = Descendants(_process.Id);
+        var exitCode = await StopGracefullyAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, exitCode);
+        foreach (var pid in children)
+        {
+            for (var i = 0; i < 100 && Directory.Exists($"/proc/{pid}"); i++)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        return children;
+    }
+
+    private static List<int> Descendants(int pid)
+    {
+        var result = new List<int>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out var child))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                    if (parent == pid)
+                    {
+                        result.Add(child);
+                        result.AddRange(Descendants(child));
+                    }
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>SIGTERM, as Kubernetes sends, then wait for a clean exit.</summary>

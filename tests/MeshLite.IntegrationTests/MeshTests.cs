@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using MeshLite.IntegrationTests.Common;
+
+namespace MeshLite.IntegrationTests;
+
+/// <summary>
+/// The local mesh end to end: `meshlite mesh` brings up the checkout flow from its file with the Aspire Dashboard,
+/// `meshlite load` sends traffic, and the dashboard's API (and its page, in headless Chromium) shows whole traces.
+/// </summary>
+public class MeshTests
+{
+    private static readonly string[] _checkout = ["frontend", "api-gateway", "payment", "bank-api", "inventory"];
+
+    private sealed record Span(string Service, string TraceId, string SpanId, string ParentSpanId, string Name, int Kind, double DurationMs, Dictionary<string, string> Tags);
+
+    private static async Task<(int ExitCode, string Output)> RunMeshLiteAsync(params string[] args) =>
+        await Repository.RunAsync("dotnet", new[] { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll") }.Concat(args), TimeSpan.FromMinutes(2));
+
+    private static List<Span> ParseSpans(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement.TryGetProperty("data", out var data) ? data : doc.RootElement;
+        var spans = new List<Span>();
+        foreach (var resourceSpans in root.GetProperty("resourceSpans").EnumerateArray())
+        {
+            var service = "";
+            if (resourceSpans.TryGetProperty("resource", out var resource) && resource.TryGetProperty("attributes", out var attributes))
+            {
+                service = attributes.EnumerateArray().Where(a => a.GetProperty("key").GetString() == "service.name")
+                    .Select(a => a.GetProperty("value").GetProperty("stringValue").GetString()!).FirstOrDefault() ?? "";
+            }
+
+            foreach (var scope in resourceSpans.GetProperty("scopeSpans").EnumerateArray())
+            {
+                foreach (var span in scope.GetProperty("spans").EnumerateArray())
+                {
+                    var tags = span.GetProperty("attributes").EnumerateArray().ToDictionary(
+                        a => a.GetProperty("key").GetString()!,
+                        a => a.GetProperty("value").EnumerateObject().First().Value.ToString());
+                    var start = long.Parse(span.GetProperty("startTimeUnixNano").GetString()!);
+                    var end = long.Parse(span.GetProperty("endTimeUnixNano").GetString()!);
+                    spans.Add(new Span(service, span.GetProperty("traceId").GetString()!, span.GetProperty("spanId").GetString()!,
+                        span.TryGetProperty("parentSpanId", out var parent) ? parent.GetString() ?? "" : "", span.GetProperty("name").GetString()!,
+                        span.GetProperty("kind").GetInt32(), (end - start) / 1e6, tags));
+                }
+            }
+        }
+
+        return spans;
+    }
+
+    [Fact]
+    public async Task DefaultMesh_FromItsFile_ShowsWholeCheckoutTracesInTheAspireDashboard_AndStopsCleanly()
+    {
+        // The default mesh, with bank-api failing often enough that 30 requests surely include a failure.
+        var meshFile = Path.Combine(Path.GetTempPath(), $"mesh-{Guid.NewGuid():N}.json");
+        var text = File.ReadAllText(Path.Combine(Repository.Root, "config", "mesh", "checkout.json")).Replace("\"errorRate\": 0.05", "\"errorRate\": 0.3", StringComparison.Ordinal);
+        Assert.Contains("\"errorRate\": 0.3", text);
+        File.WriteAllText(meshFile, text);
+
+        await using var mesh = await SidecarProcess.StartMeshAsync(meshFile);
+        var entry = mesh.Match(@"Entry: (\S+)");
+        var dashboard = mesh.Match(@"Dashboard: (\S+)");
+
+        var (exitCode, summary) = await RunMeshLiteAsync("load", "--url", entry, "-n", "30", "--concurrency", "3");
+        Assert.Equal(0, exitCode);
+        Assert.Matches(@"requests: 30 ", summary);
+        Assert.Matches(@"status codes: 200: \d+", summary);
+
+        using var client = new HttpClient();
+        List<Span> spans = [];
+        List<IGrouping<string, Span>> whole = [];
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            spans = ParseSpans(await client.GetStringAsync($"{dashboard}/api/telemetry/traces?limit=200"));
+            whole = spans.GroupBy(s => s.TraceId).Where(g => g.Count() == 9 && _checkout.All(svc => g.Any(s => s.Service == svc + ".default"))).ToList();
+            if (whole.Count >= 20 && whole.Any(t => t.Any(s => s.Tags.GetValueOrDefault("error") == "true")))
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.True(whole.Count >= 20, $"only {whole.Count} whole traces among {spans.Count} spans");
+        var trace = whole.First(t => t.All(s => s.Tags["http.status_code"] == "200")).ToList();
+
+        // frontend SERVER → CLIENT → api-gateway SERVER → {CLIENT → payment SERVER → CLIENT → bank-api SERVER, CLIENT → inventory SERVER}.
+        var root = Assert.Single(trace, s => s.ParentSpanId == "");
+        Assert.Equal(("frontend.default", 2), (root.Service, root.Kind));
+        Span ServerUnder(Span server, string service)
+        {
+            var client = Assert.Single(trace, s => s.ParentSpanId == server.SpanId && s.Kind == 3 && s.Name.StartsWith(service + ".", StringComparison.Ordinal));
+            return Assert.Single(trace, s => s.ParentSpanId == client.SpanId && s.Kind == 2 && s.Service == service + ".default");
+        }
+
+        var gateway = ServerUnder(root, "api-gateway");
+        var payment = ServerUnder(gateway, "payment");
+        var bank = ServerUnder(payment, "bank-api");
+        var inventory = ServerUnder(gateway, "inventory");
+
+        // Slow where the file says: bank-api ~200 ms, inventory ~50 ms, and the caller waits for them.
+        Assert.InRange(bank.DurationMs, 195, 5000);
+        Assert.InRange(inventory.DurationMs, 45, bank.DurationMs);
+        Assert.True(payment.DurationMs >= bank.DurationMs);
+
+        // Failing where the file says: every failure starts at bank-api's app (503, error=true) and is seen upstream of it.
+        var failures = whole.Where(t => t.Any(s => s.Tags.GetValueOrDefault("error") == "true")).ToList();
+        Assert.NotEmpty(failures);
+        foreach (var failed in failures)
+        {
+            var origin = failed.Where(s => s.Tags.GetValueOrDefault("error") == "true").MinBy(s => s.DurationMs)!;
+            Assert.Equal(("bank-api.default", "503"), (origin.Service, origin.Tags["http.status_code"]));
+        }
+
+        // The dashboard's own trace page, rendered in headless Chromium, names every service of the trace.
+        var names = _checkout.Select(s => s + ".default").ToList();
+        var page = await HeadlessChromium.RenderedTextAsync($"{dashboard}/traces/detail/{root.TraceId}", names, TimeSpan.FromSeconds(60));
+        foreach (var name in names)
+        {
+            Assert.Contains(name, page);
+        }
+
+        var pids = await mesh.StopAndCollectChildrenAsync();
+        Assert.NotEmpty(pids);
+        Assert.All(pids, pid => Assert.False(Directory.Exists($"/proc/{pid}"), $"process {pid} outlived the mesh"));
+    }
+
+    [Fact]
+    public async Task TargetMode_InjectsIstioDelayAndAbortFaults_WithTheirFlags()
+    {
+        var appPort = ProxyTests.FreePort().ToString();
+        await using var delayed = await SidecarProcess.StartAsync(TracingTests.Config("target", null, ("MeshLite:Inbound:AppPort", appPort)), leadingArguments:
+            ["target", "--port", "0", "--app-port", appPort, "--response-bytes", "512", "--delay-percent", "100", "--delay-ms", "300"]);
+        using var client = new HttpClient();
+
+        var started = Stopwatch.GetTimestamp();
+        using var slow = await client.GetAsync($"http://127.0.0.1:{delayed.InboundPort}/");
+        Assert.True(Stopwatch.GetElapsedTime(started) >= TimeSpan.FromMilliseconds(290));
+        Assert.Equal(HttpStatusCode.OK, slow.StatusCode);
+        Assert.Equal(512, (await slow.Content.ReadAsByteArrayAsync()).Length);
+
+        var abortPort = ProxyTests.FreePort().ToString();
+        await using var aborting = await SidecarProcess.StartAsync(TracingTests.Config("target", null, ("MeshLite:Inbound:AppPort", abortPort)), leadingArguments:
+            ["target", "--port", "0", "--app-port", abortPort, "--abort-percent", "100", "--abort-status", "418"]);
+        using var aborted = await client.GetAsync($"http://127.0.0.1:{aborting.InboundPort}/");
+        Assert.Equal((HttpStatusCode)418, aborted.StatusCode);
+        Assert.Contains("fault filter abort (response_flags: FI)", await aborted.Content.ReadAsStringAsync());
+
+        var di = Assert.Single(await PrometheusText.ScrapeAsync(delayed.MetricsPort), s => s.Name == "istio_requests_total");
+        Assert.Equal("DI", di["response_flags"]);
+        var fi = Assert.Single(await PrometheusText.ScrapeAsync(aborting.MetricsPort), s => s.Name == "istio_requests_total");
+        Assert.Equal(("FI", "418"), (fi["response_flags"], fi["response_code"]));
+    }
+
+    [Fact]
+    public async Task LoadGenerator_RefusesAddressesOffThisMachine()
+    {
+        var (exitCode, output) = await RunMeshLiteAsync("load", "--url", "http://192.0.2.10/", "-n", "1");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("only sends to loopback", output);
+    }
+
+    [Fact]
+    public async Task MeshFile_WithAnUnknownCall_IsRefusedWithItsKey()
+    {
+        var meshFile = Path.Combine(Path.GetTempPath(), $"mesh-{Guid.NewGuid():N}.json");
+        File.WriteAllText(meshFile, """{ "services": { "a": { "app": { "calls": ["nowhere"] } } } }""");
+
+        var (exitCode, output) = await RunMeshLiteAsync("mesh", meshFile, "--otlp-endpoint", "http://127.0.0.1:1");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("services.a.app.calls names 'nowhere'", output);
+    }
+}
