@@ -225,6 +225,11 @@ def main():
             wait_port(port)
         time.sleep(1)
         targets = [Target("direct", UPSTREAM), nginx, yarp] + meshlite
+        only = os.environ.get("ONLY")
+        if only:
+            keep = set(only.split(",")) | {"direct", "nginx", "yarp", "meshlite-off"}
+            targets = [t for t in targets if t.name in keep]
+            meshlite = [t for t in meshlite if t.name in keep]
         for target in targets[1:]:
             for pid in target.pids():
                 subprocess.run(["taskset", "-a", "-cp", "1", str(pid)], capture_output=True)
@@ -276,11 +281,12 @@ def main():
                 row[f"cpu_per_1000_vs_{base}"] = row["cpu_ms_per_1000"] / b["cpu_ms_per_1000"] if name != "direct" else None
         off = summary["meshlite-off"]["cpu_us_per_request"]
         for name in ("meshlite-1pct", "meshlite-100pct"):
-            summary[name]["tracing_cpu_tax_vs_off"] = summary[name]["cpu_us_per_request"] / off - 1
+            if name in summary:
+                summary[name]["tracing_cpu_tax_vs_off"] = summary[name]["cpu_us_per_request"] / off - 1
 
         report = {
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": f"{os.cpu_count()} CPUs, " + open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": "),
+            "machine": f"{os.cpu_count()} CPUs, " + open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].split(":", 1)[1].strip(),
             "settings": {"reps": reps, "saturation_seconds": saturation_seconds, "paced_seconds": paced_seconds,
                          "saturation": "wrk -t2 -c32, proxy pinned alone on CPU1, wrk + upstream on CPU0",
                          "paced": "wrk -t2 -c4 with 4 ms think time (~1000 req/s), 1 KB responses",
@@ -322,7 +328,7 @@ def render(report):
                      f"| {fmt(r['p50_ms'], '{:.3f}')} | {fmt(r['p99_ms'], '{:.3f}')} | {fmt(r['added_p50_ms'], '{:+.3f}')} | {fmt(r['added_p99_ms'], '{:+.3f}')} "
                      f"| {fmt(r['cpu_ms_per_1000'], '{:.1f}')} | {fmt(r['cpu_per_1000_vs_yarp'])} | {fmt(r['cpu_per_1000_vs_nginx'])} "
                      f"| {fmt(r['rss_idle_mb'], '{:.0f}')} → {fmt(r['rss_load_mb'], '{:.0f}')} | {span_text} |")
-    for name in ("meshlite-1pct", "meshlite-100pct"):
+    for name in (n for n in ("meshlite-1pct", "meshlite-100pct") if n in report["targets"]):
         lines.append("")
         lines.append(f"Tracing CPU tax at saturation, {name} vs meshlite-off: {100 * report['targets'][name]['tracing_cpu_tax_vs_off']:+.1f} %")
     return "\n".join(lines) + "\n"

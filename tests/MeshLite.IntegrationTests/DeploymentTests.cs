@@ -155,6 +155,28 @@ public class DeploymentTests
     }
 
     [Fact]
+    public void Compose_RunsTheCheckoutMesh_WithJaegerV2_AndEveryCallIsAService()
+    {
+        var compose = LoadYaml(Path.Combine(Repository.Root, "config", "compose.yaml"));
+        var services = (YamlMappingNode)compose["services"];
+        var names = services.Children.Keys.Select(k => k.ToString()).ToHashSet();
+        Assert.Contains("jaeger", names);
+        Assert.StartsWith("jaegertracing/jaeger:2", services["jaeger"]["image"].ToString());
+        foreach (var service in new[] { "frontend", "api-gateway", "payment", "bank-api", "inventory" })
+        {
+            var environment = (YamlMappingNode)services[service]["environment"];
+            Assert.Equal(service, environment["MeshLite__ServiceName"].ToString());
+            foreach (var (key, value) in environment.Children.Where(kv => kv.Key.ToString().StartsWith("MeshLite__DemoApp__Calls__", StringComparison.Ordinal)))
+            {
+                Assert.Contains(value.ToString(), names);
+            }
+        }
+
+        var common = File.ReadAllText(Path.Combine(Repository.Root, "config", "compose.yaml"));
+        Assert.Contains("OTEL_EXPORTER_OTLP_ENDPOINT: http://jaeger:4317", common);
+    }
+
+    [Fact]
     public void Dockerfile_BuildsTheAotBinary_OnAChiseledBase_AsUid1337_ExposingTheDefaultPorts()
     {
         var dockerfile = File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile"));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using Prometheus;
@@ -118,8 +119,18 @@ internal sealed class IstioMetrics
         return _passthroughHosts.Count < MaxPassthroughHosts ? _passthroughHosts.GetOrAdd(host, host) : "unknown";
     }
 
+    /// <summary>Routes and peers are shared instances, so they are compared by reference: hashing a key costs no string hashing.</summary>
     private readonly record struct SeriesKey(
-        ListenerKind Listener, PeerMetadata Peer, MeshRoute Route, string? DestinationHost, int StatusCode, string GrpcStatus, ResponseFlags Flags, bool Grpc);
+        ListenerKind Listener, PeerMetadata Peer, MeshRoute Route, string? DestinationHost, int StatusCode, string GrpcStatus, ResponseFlags Flags, bool Grpc)
+    {
+        public bool Equals(SeriesKey other) =>
+            Listener == other.Listener && ReferenceEquals(Peer, other.Peer) && ReferenceEquals(Route, other.Route)
+            && ReferenceEquals(DestinationHost, other.DestinationHost) && StatusCode == other.StatusCode
+            && string.Equals(GrpcStatus, other.GrpcStatus, StringComparison.Ordinal) && Flags == other.Flags && Grpc == other.Grpc;
+
+        public override int GetHashCode() => HashCode.Combine(Listener, RuntimeHelpers.GetHashCode(Peer), RuntimeHelpers.GetHashCode(Route),
+            DestinationHost is null ? 0 : RuntimeHelpers.GetHashCode(DestinationHost), StatusCode, Flags, Grpc);
+    }
 
     private sealed record Series(Counter.Child Requests, Histogram.Child Duration, Histogram.Child RequestBytes, Histogram.Child ResponseBytes);
 }

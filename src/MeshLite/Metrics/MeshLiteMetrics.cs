@@ -25,6 +25,10 @@ internal sealed class MeshLiteMetrics : IDisposable
         Registry = Prometheus.Metrics.NewCustomRegistry();
         Factory = Prometheus.Metrics.WithCustomRegistry(Registry);
 
+        // prometheus-net attaches the current trace as an exemplar to every observation by default; on a sampled request
+        // that is MeshLite's own span, and it would cost each request allocations and a lock for data nobody scrapes.
+        Factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = static (_, _) => Exemplar.None };
+
         var decisions = Factory.CreateCounter("meshlite_trace_decisions_total",
             "Sampling decisions, by outcome and by reason (random, parent, forced, override, excluded).", ["decision", "reason"]);
         _sampled = [.. _decisionReasons.Select(r => decisions.WithLabels("sampled", r))];
@@ -53,13 +57,21 @@ internal sealed class MeshLiteMetrics : IDisposable
         ExportQueueLength = Factory.CreateGauge("meshlite_span_export_queue_length", "Spans waiting to be exported.");
         AccessLogDropped = Factory.CreateCounter("meshlite_access_log_dropped_total", "Access-log lines dropped because the writer could not keep up.");
 
-        // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server
-        // (Kestrel), the forwarder's client (System.Net.Http) and the runtime, under their usual names.
+        // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server's
+        // connections (Kestrel), the forwarder's connection pool (System.Net.Http) and the runtime, under their usual
+        // names. Per-request instruments (http.server/client.request.duration) are left out: Istio's metrics already
+        // count every request, and listening to them costs each request a measurement.
         DotNetStats.Register(Registry);
         _runtimeMetrics = MeterAdapter.StartListening(new MeterAdapterOptions
         {
             Registry = Registry,
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name is "Microsoft.AspNetCore.Server.Kestrel" or "System.Net.Http" or "System.Runtime" or "Microsoft.AspNetCore.Hosting",
+            InstrumentFilterPredicate = instrument => instrument.Meter.Name switch
+            {
+                "Microsoft.AspNetCore.Server.Kestrel" => instrument.Name is "kestrel.active_connections" or "kestrel.rejected_connections",
+                "System.Net.Http" => instrument.Name is "http.client.open_connections",
+                "System.Runtime" => true,
+                _ => false,
+            },
         });
     }
 
