@@ -206,21 +206,13 @@ public class TracingTests
 
     internal static Dictionary<string, string?> Config(string service, OtlpReceiver? receiver, params (string Key, string Value)[] extra)
     {
-        var config = new Dictionary<string, string?>
-        {
-            ["MeshLite:ServiceName"] = service,
-            ["MeshLite:Inbound:AppPort"] = "1",
-            ["MeshLite:Inbound:Port"] = "0",
-            ["MeshLite:Inbound:BindAddress"] = "127.0.0.1",
-            ["MeshLite:Outbound:Port"] = "0",
-            ["MeshLite:Admin:Port"] = "0",
-            ["MeshLite:Metrics:Port"] = "0",
-            ["MeshLite:PodName"] = service + "-pod",
-            ["MeshLite:PodIp"] = "127.0.0.1",
-            ["MeshLite:Tracing:Sampling"] = "100",
-            ["MeshLite:Tracing:Otlp:Endpoint"] = receiver?.GrpcEndpoint,
-            ["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "100",
-        };
+        // A sidecar process: the in-process defaults, with the access log on (tests read it) and export to the receiver.
+        var config = InProcessSidecar.Defaults(service, appPort: 1);
+        config.Remove("Logging:LogLevel:Default");
+        config["MeshLite:AccessLog:Enabled"] = "true";
+        config["MeshLite:Tracing:Sampling"] = "100";
+        config["MeshLite:Tracing:Otlp:Endpoint"] = receiver?.GrpcEndpoint;
+        config["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "100";
         foreach (var (k, v) in extra)
         {
             config[k] = v;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Hosting;
+using MeshLite.Tracing.Propagation;
 
 namespace MeshLite.DemoApp;
 
@@ -13,13 +14,6 @@ namespace MeshLite.DemoApp;
 /// </summary>
 internal static class DemoAppEndpoints
 {
-    /// <summary>The headers Istio asks apps to forward.</summary>
-    private static readonly string[] _traceHeaders =
-    [
-        "x-request-id", "traceparent", "tracestate", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled",
-        "x-b3-flags", "b3", "x-ot-span-context", "baggage",
-    ];
-
     private static readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
 
     public static void Map(IEndpointRouteBuilder endpoints)
@@ -108,7 +102,7 @@ internal static class DemoAppEndpoints
         request.Headers.Host = service;
         if (forwardHeaders)
         {
-            foreach (var name in _traceHeaders)
+            foreach (var name in TraceHeaders.ForwardedByApps)
             {
                 if (context.Request.Headers.TryGetValue(name, out var value))
                 {

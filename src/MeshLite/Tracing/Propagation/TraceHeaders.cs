@@ -17,4 +17,10 @@ public static class TraceHeaders
     public const string DecoratorOperation = "x-envoy-decorator-operation";
     public const string OtSpanContext = "x-ot-span-context";
     public const string Baggage = "baggage";
+
+    /// <summary>The headers Istio asks every app to copy from its incoming request onto its outgoing calls.</summary>
+    public static readonly IReadOnlyList<string> ForwardedByApps =
+    [
+        RequestId, TraceParent, TraceState, B3TraceId, B3SpanId, B3ParentSpanId, B3Sampled, B3Flags, B3, OtSpanContext, Baggage,
+    ];
 }
