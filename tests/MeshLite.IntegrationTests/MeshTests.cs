@@ -131,6 +131,49 @@ public class MeshTests
     }
 
     [Fact]
+    public async Task UsersOwnApp_JoinsTheMesh_ByCommandLine()
+    {
+        // A Python app (any language would do) serving files, called by a demo app through the sidecars.
+        var site = Directory.CreateTempSubdirectory("meshlite-site-");
+        File.WriteAllText(Path.Combine(site.FullName, "catalog"), "python says hi");
+        var meshFile = Path.Combine(Path.GetTempPath(), $"mesh-{Guid.NewGuid():N}.json");
+        File.WriteAllText(meshFile, $$"""
+            {
+              "entry": "shop", "entryPath": "/catalog", "trafficRate": 0,
+              "sidecar": { "Tracing:Sampling": "100" },
+              "services": {
+                "shop": { "app": { "calls": ["catalog"] } },
+                "catalog": { "command": "exec python3 -m http.server {port} --bind 127.0.0.1 --directory {{site.FullName}}" }
+              }
+            }
+            """);
+
+        await using var mesh = await SidecarProcess.StartMeshAsync(meshFile);
+        var entry = mesh.Match(@"Entry: (\S+)");
+        var dashboard = mesh.Match(@"Dashboard: (\S+)");
+        using var client = new HttpClient();
+        using var response = await client.GetAsync(entry);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"service\": \"catalog\"", body);
+        Assert.Contains("\"status\": 200", body);
+        List<Span> spans = [];
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!spans.Any(s => s.Service == "catalog.default" && s.Kind == 2) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(300);
+            spans = ParseSpans(await client.GetStringAsync($"{dashboard}/api/telemetry/traces?limit=20"));
+        }
+
+        var server = Assert.Single(spans, s => s.Service == "catalog.default" && s.Kind == 2);
+        Assert.Equal("200", server.Tags["http.status_code"]);
+        Assert.Contains(spans, s => s.SpanId == server.ParentSpanId && s.Service == "shop.default");
+        await mesh.StopAndCollectChildrenAsync();
+        site.Delete(recursive: true);
+    }
+
+    [Fact]
     public async Task TargetMode_InjectsIstioDelayAndAbortFaults_WithTheirFlags()
     {
         var appPort = ProxyTests.FreePort().ToString();
