@@ -160,7 +160,8 @@ public class MeshTests
         Assert.Contains("\"status\": 200", body);
         List<Span> spans = [];
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!spans.Any(s => s.Service == "catalog.default" && s.Kind == 2) && DateTime.UtcNow < deadline)
+        bool Complete() => spans.Any(s => s.Service == "catalog.default" && s.Kind == 2 && spans.Any(p => p.SpanId == s.ParentSpanId));
+        while (!Complete() && DateTime.UtcNow < deadline)
         {
             await Task.Delay(300);
             spans = ParseSpans(await client.GetStringAsync($"{dashboard}/api/telemetry/traces?limit=20"));
@@ -194,6 +195,8 @@ public class MeshTests
         Assert.Equal((HttpStatusCode)418, aborted.StatusCode);
         Assert.Contains("fault filter abort (response_flags: FI)", await aborted.Content.ReadAsStringAsync());
 
+        await MetricsAndLogTests.Poll(delayed, m => MetricsAndLogTests.Sum(m, "istio_requests_total") >= 1, "the delayed request");
+        await MetricsAndLogTests.Poll(aborting, m => MetricsAndLogTests.Sum(m, "istio_requests_total") >= 1, "the aborted request");
         var di = Assert.Single(await PrometheusText.ScrapeAsync(delayed.MetricsPort), s => s.Name == "istio_requests_total");
         Assert.Equal("DI", di["response_flags"]);
         var fi = Assert.Single(await PrometheusText.ScrapeAsync(aborting.MetricsPort), s => s.Name == "istio_requests_total");

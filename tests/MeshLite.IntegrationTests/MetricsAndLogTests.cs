@@ -33,7 +33,7 @@ public class MetricsAndLogTests
         return await _client.SendAsync(request);
     }
 
-    private static double Sum(IEnumerable<Sample> samples, string name, params (string Label, string Value)[] match) =>
+    internal static double Sum(IEnumerable<Sample> samples, string name, params (string Label, string Value)[] match) =>
         samples.Where(s => s.Name == name && match.All(m => s.Labels.Any(l => l.Key == m.Label && l.Value == m.Value))).Sum(s => s.Value);
 
     [Fact]
@@ -90,6 +90,9 @@ public class MetricsAndLogTests
 
         Assert.All(appB.Received, seen => Assert.False(seen.ContainsKey("x-envoy-peer-metadata")));
 
+        // A hop is recorded as its response completes, which the client may see first: wait for all of them.
+        await Poll(a, m => Sum(m, "istio_requests_total") >= 8, "8 requests on the source reporter");
+        await Poll(b, m => Sum(m, "istio_requests_total") >= 6, "6 requests on the destination reporter");
         var source = await PrometheusText.ScrapeAsync(a.MetricsPort);
         var requests = source.Where(s => s.Name == "istio_requests_total").ToList();
         Assert.All(requests, s => Assert.Equal(_istioLabelOrder, s.Labels.Select(l => l.Key)));
@@ -175,7 +178,7 @@ public class MetricsAndLogTests
         Assert.True(Sum(upMetrics, "meshlite_span_export_duration_seconds_count") >= 1);
 
         await Poll(down, m => Sum(m, "meshlite_spans_dropped_total", ("reason", "export_failed")) >= 20, "export failures counted");
-        await Poll(full, m => Sum(m, "meshlite_spans_dropped_total", ("reason", "queue_full")) >= 1, "queue-full drops counted");
+        await Poll(full, m => Sum(m, "meshlite_spans_dropped_total", ("reason", "queue_full")) >= 1 && Sum(m, "meshlite_spans_ended_total") >= 20, "queue-full drops counted");
         var fullMetrics = await PrometheusText.ScrapeAsync(full.MetricsPort);
         Assert.Equal(20, Sum(fullMetrics, "meshlite_spans_ended_total"));
     }
@@ -256,6 +259,7 @@ public class MetricsAndLogTests
             Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(3), $"request {i} waited on the log");
         }
 
+        await Poll(sidecar, m => Sum(m, "istio_requests_total") >= 2000, "2000 requests counted");
         var metrics = await PrometheusText.ScrapeAsync(sidecar.MetricsPort);
         Assert.True(Sum(metrics, "meshlite_access_log_dropped_total") > 0);
         Assert.Equal(2000, Sum(metrics, "istio_requests_total"));
@@ -293,7 +297,7 @@ public class MetricsAndLogTests
         }
     }
 
-    private static async Task Poll(SidecarProcess sidecar, Func<List<Sample>, bool> condition, string what)
+    internal static async Task Poll(SidecarProcess sidecar, Func<List<Sample>, bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)

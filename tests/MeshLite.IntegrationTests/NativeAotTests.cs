@@ -34,7 +34,11 @@ public class NativeAotTests
             await using var sidecar = await SidecarProcess.StartAsync(new Dictionary<string, string?>(), Path.Combine(output, "MeshLite"), environment);
             using var client = new HttpClient();
             using var response = await client.GetAsync($"http://127.0.0.1:{sidecar.InboundPort}/aot");
-            var traces = await client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces");
+            var traces = "";
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); !traces.Contains("native.default.svc.cluster.local:80/*", StringComparison.Ordinal) && DateTime.UtcNow < deadline; await Task.Delay(50))
+            {
+                traces = await client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces");
+            }
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("native", await response.Content.ReadAsStringAsync());

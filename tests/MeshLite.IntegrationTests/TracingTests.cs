@@ -195,7 +195,12 @@ public class TracingTests
 
         using var response = await SendAsync($"http://127.0.0.1:{sidecar.InboundPort}/ring");
         var traceId = Assert.Single(app.Received)["traceparent"].Split('-')[1];
-        var json = await _client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces?traceId={traceId}&limit=10");
+        // The span ends as the response completes, which the client may see first: poll the ring.
+        var json = "";
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !json.Contains(traceId, StringComparison.Ordinal) && DateTime.UtcNow < deadline; await Task.Delay(50))
+        {
+            json = await _client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces?traceId={traceId}&limit=10");
+        }
 
         using var doc = System.Text.Json.JsonDocument.Parse(json);
         var span = doc.RootElement.GetProperty("resourceSpans")[0].GetProperty("scopeSpans")[0].GetProperty("spans")[0];
