@@ -59,8 +59,6 @@ internal sealed partial class HopTracer
         _inboundClusterObservabilityName = settings.InboundClusterName + ";";
     }
 
-    public TraceFormat InjectedFormats => _inject;
-
     public void Start(HttpContext context, HopFeature hop)
     {
         var request = context.Request;

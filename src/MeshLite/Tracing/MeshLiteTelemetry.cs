@@ -31,7 +31,6 @@ internal static class MeshLiteTelemetry
         public const string Error = "error";
         public const string GrpcPath = "grpc.path";
         public const string GrpcStatusCode = "grpc.status_code";
-        public const string GrpcMessage = "grpc.message";
         public const string CanonicalService = "istio.canonical_service";
         public const string CanonicalRevision = "istio.canonical_revision";
         public const string MeshId = "istio.mesh_id";
