@@ -48,7 +48,10 @@ public class SamplingTests
         }
     }
 
-    private static async Task<Single> StartAsync(double sampling, params (string Key, string Value)[] extra)
+    private static Task<Single> StartAsync(double sampling, params (string Key, string Value)[] extra) => StartAsync(sampling, _ => extra);
+
+    /// <param name="extra">Settings that may name the app's port (registry endpoints for outbound tests).</param>
+    private static async Task<Single> StartAsync(double sampling, Func<TestApp, IEnumerable<(string Key, string Value)>> extra)
     {
         var receiver = await OtlpReceiver.StartAsync();
         var app = await TestApp.StartEchoAsync();
@@ -59,7 +62,7 @@ public class SamplingTests
             ["MeshLite:Tracing:Otlp:Protocol"] = "http/protobuf",
             ["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "50",
         };
-        foreach (var (k, v) in extra)
+        foreach (var (k, v) in extra(app))
         {
             config[k] = v;
         }
@@ -181,15 +184,8 @@ public class SamplingTests
     [Fact]
     public async Task ForceTrace_FromTheLocalApp_IsHonouredOutbound()
     {
-        await using var receiver = await OtlpReceiver.StartAsync();
-        await using var app = await TestApp.StartEchoAsync();
-        await using var a = await InProcessSidecar.StartAsync("a", 1, new Dictionary<string, string?>
-        {
-            ["MeshLite:Tracing:Sampling"] = "0",
-            ["MeshLite:Tracing:Otlp:Endpoint"] = receiver.GrpcEndpoint,
-            ["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "50",
-            ["MeshLite:Services:b:Endpoints:0"] = $"http://127.0.0.1:{app.Port}",
-        });
+        await using var s = await StartAsync(0, app => [("MeshLite:Services:b:Endpoints:0", $"http://127.0.0.1:{app.Port}")]);
+        var (receiver, a) = (s.Receiver, s.Sidecar);
         using var request = new HttpRequestMessage(HttpMethod.Get, a.OutboundAddress + "/x") { Headers = { Host = "b" } };
         request.Headers.Add("x-envoy-force-trace", "true");
         using var response = await _client.SendAsync(request);
@@ -214,18 +210,14 @@ public class SamplingTests
     [Fact]
     public async Task ServiceOverride_SamplesCallsToThatServiceOnly()
     {
-        await using var receiver = await OtlpReceiver.StartAsync();
-        await using var app = await TestApp.StartEchoAsync();
-        await using var a = await InProcessSidecar.StartAsync("a", 1, new Dictionary<string, string?>
-        {
-            ["MeshLite:Tracing:Sampling"] = "0",
-            ["MeshLite:Tracing:Otlp:Endpoint"] = receiver.GrpcEndpoint,
-            ["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "50",
-            ["MeshLite:Services:payment:Endpoints:0"] = $"http://127.0.0.1:{app.Port}",
-            ["MeshLite:Services:inventory:Endpoints:0"] = $"http://127.0.0.1:{app.Port}",
-            ["MeshLite:Tracing:Overrides:0:Service"] = "payment",
-            ["MeshLite:Tracing:Overrides:0:Percentage"] = "100",
-        });
+        await using var s = await StartAsync(0, app =>
+        [
+            ("MeshLite:Services:payment:Endpoints:0", $"http://127.0.0.1:{app.Port}"),
+            ("MeshLite:Services:inventory:Endpoints:0", $"http://127.0.0.1:{app.Port}"),
+            ("MeshLite:Tracing:Overrides:0:Service", "payment"),
+            ("MeshLite:Tracing:Overrides:0:Percentage", "100"),
+        ]);
+        var (receiver, a) = (s.Receiver, s.Sidecar);
         foreach (var host in new[] { "inventory", "payment", "inventory" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, a.OutboundAddress + "/x") { Headers = { Host = host } };

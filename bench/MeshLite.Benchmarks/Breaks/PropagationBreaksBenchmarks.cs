@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 
 namespace MeshLite.Benchmarks.Breaks;
 
@@ -28,13 +26,8 @@ public class PropagationBreaksBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var settings = MeshLiteSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MeshLite:ServiceName"] = "svc",
-            ["MeshLite:Inbound:AppPort"] = "8080",
-        }).Build());
-        _breaks = new PropagationBreaks(settings, new InflightInbound(), new MeshLiteMetrics());
-        var route = new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, "inbound|8080||", "svc", "svc.default.svc.cluster.local:80/*", "auto");
+        _breaks = new PropagationBreaks(BenchmarkSidecar.Settings(), new InflightInbound(), new MeshLiteMetrics());
+        var route = BenchmarkSidecar.InboundRoute;
         for (var i = 0; i < InFlight; i++)
         {
             var hop = new HopFeature(ListenerKind.Inbound, route, Stopwatch.GetTimestamp()) { TraceId = TraceIdentifier.CreateRandom(), RequestId = RequestId.Generate() };

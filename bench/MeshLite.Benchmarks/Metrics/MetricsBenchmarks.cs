@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
-using Microsoft.Extensions.Configuration;
 
 namespace MeshLite.Benchmarks.Metrics;
 
@@ -17,14 +15,8 @@ public class MetricsBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var settings = MeshLiteSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MeshLite:ServiceName"] = "svc",
-            ["MeshLite:Inbound:AppPort"] = "8080",
-        }).Build());
-        _metrics = new IstioMetrics(new MeshLiteMetrics(), settings);
-        var route = new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, "inbound|8080||", "svc", "svc.default.svc.cluster.local:80/*", "auto", "default", "svc.default.svc.cluster.local");
-        _hop = new HopFeature(ListenerKind.Inbound, route, Stopwatch.GetTimestamp());
+        _metrics = new IstioMetrics(new MeshLiteMetrics(), BenchmarkSidecar.Settings());
+        _hop = new HopFeature(ListenerKind.Inbound, BenchmarkSidecar.InboundRoute, Stopwatch.GetTimestamp());
         _metrics.Record(_hop, "svc", 200, "", 1.5, 300, 1200);
     }
 

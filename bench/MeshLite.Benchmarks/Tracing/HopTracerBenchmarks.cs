@@ -1,13 +1,11 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
 using MeshLite.Tracing;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Sampling;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
@@ -35,7 +33,7 @@ public class HopTracerBenchmarks
         _provider = Sdk.CreateTracerProviderBuilder().AddSource(MeshLiteTelemetry.SourceName).SetSampler(new AlwaysOnSampler()).Build()!;
         _sampled = Create("100");
         _unsampled = Create("0");
-        _route = new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, "inbound|8080||", "svc", "svc.default.svc.cluster.local:80/*", "auto", "default", "svc.default.svc.cluster.local");
+        _route = BenchmarkSidecar.InboundRoute;
         _context = new DefaultHttpContext();
         _context.Request.Method = "GET";
         _context.Request.Scheme = "http";
@@ -79,14 +77,7 @@ public class HopTracerBenchmarks
 
     private static HopTracer Create(string sampling)
     {
-        var settings = MeshLiteSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["MeshLite:ServiceName"] = "svc",
-            ["MeshLite:Inbound:AppPort"] = "8080",
-            ["MeshLite:PodName"] = "svc-1",
-            ["MeshLite:PodIp"] = "10.0.0.1",
-            ["MeshLite:Tracing:Sampling"] = sampling,
-        }).Build());
+        var settings = BenchmarkSidecar.Settings(("MeshLite:Tracing:Sampling", sampling));
         var metrics = new MeshLiteMetrics();
         return new HopTracer(settings, new TraceSampler(settings.Options.Tracing), new CustomTags(settings.Options.Tracing.CustomTags, _ => null),
             metrics, new PropagationBreaks(settings, new InflightInbound(), metrics), NullLogger<HopTracer>.Instance);
