@@ -223,4 +223,20 @@ public class MeshTests
         Assert.Equal(2, exitCode);
         Assert.Contains("services.a.app.calls names 'nowhere'", output);
     }
+
+    [Fact]
+    public async Task Mesh_WhoseSidecarRefusesItsSettings_StopsWithThatSidecarsMessage()
+    {
+        var meshFile = Path.Combine(Path.GetTempPath(), $"mesh-{Guid.NewGuid():N}.json");
+        File.WriteAllText(meshFile, """
+            { "services": { "a": { "app": { "calls": ["b"] } }, "b": { "app": {}, "sidecar": { "Tracing:Sampling": "lots" } } } }
+            """);
+
+        var (exitCode, output) = await RunMeshLiteAsync("mesh", meshFile, "--otlp-endpoint", "http://127.0.0.1:1");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("b's MeshLite exited with code 2", output);
+        Assert.Contains("MeshLite:Tracing:Sampling", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
 }

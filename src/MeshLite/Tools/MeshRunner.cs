@@ -30,6 +30,11 @@ internal sealed class MeshRunner
         {
             return await runner.RunAsync(new CommandLineArgs(arguments), cancellationToken);
         }
+        catch (MeshStartException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 1;
+        }
         finally
         {
             await runner.StopAllAsync();
@@ -50,7 +55,12 @@ internal sealed class MeshRunner
             (dashboard, otlp) = await StartDashboardAsync(args.Int("dashboard-port", 18888), logs, cancellationToken);
         }
 
-        var ports = mesh.Services.Keys.ToDictionary(name => name, _ => new ServicePorts(FreePort(), FreePort(), FreePort(), FreePort(), FreePort()));
+        Dictionary<string, ServicePorts> ports;
+        using (var free = new FreePorts())
+        {
+            ports = mesh.Services.Keys.ToDictionary(name => name, _ => new ServicePorts(free.Next(), free.Next(), free.Next(), free.Next(), free.Next()));
+        }
+
         foreach (var (name, service) in mesh.Services)
         {
             var p = ports[name] = ports[name] with { App = service.Port ?? ports[name].App };
@@ -64,7 +74,7 @@ internal sealed class MeshRunner
 
         foreach (var (name, p) in ports)
         {
-            await WaitReadyAsync(name, p.Admin, cancellationToken);
+            await WaitReadyAsync(name, p.Admin, logs, cancellationToken);
         }
 
         var entry = $"http://127.0.0.1:{ports[mesh.Entry!].Inbound}{mesh.EntryPath}";
@@ -96,14 +106,19 @@ internal sealed class MeshRunner
     private async Task<(string Ui, string Otlp)> StartDashboardAsync(int uiPort, string logs, CancellationToken cancellationToken)
     {
         var executable = AspireDashboard.Find()
-            ?? throw new InvalidOperationException("The Aspire Dashboard was not found in the NuGet package folder; build the project once "
+            ?? throw new MeshStartException("The Aspire Dashboard was not found in the NuGet package folder; build the project once "
                 + "(dotnet build src/MeshLite restores it), or pass --otlp-endpoint to send traces elsewhere.");
-        if (uiPort == 0 || !IsFree(uiPort))
+        int grpc, http;
+        using (var free = new FreePorts())
         {
-            uiPort = FreePort();
+            if (uiPort == 0 || !IsFree(uiPort))
+            {
+                uiPort = free.Next();
+            }
+
+            (grpc, http) = (free.Next(), free.Next());
         }
 
-        var (grpc, http) = (FreePort(), FreePort());
         var ui = $"http://127.0.0.1:{uiPort}";
         var start = new ProcessStartInfo(executable) { WorkingDirectory = Path.GetDirectoryName(executable)! };
         start.Environment["ASPNETCORE_URLS"] = ui;
@@ -125,6 +140,10 @@ internal sealed class MeshRunner
             catch (HttpRequestException) when (DateTime.UtcNow < deadline)
             {
                 await Task.Delay(200, cancellationToken);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new MeshStartException($"The Aspire Dashboard did not answer on {ui} within 60 s ({ex.Message}); see {Path.Combine(logs, "aspire-dashboard.log")}.");
             }
         }
 
@@ -243,7 +262,7 @@ internal sealed class MeshRunner
         _processes.Add((name, process));
     }
 
-    private async Task WaitReadyAsync(string name, int adminPort, CancellationToken cancellationToken)
+    private async Task WaitReadyAsync(string name, int adminPort, string logs, CancellationToken cancellationToken)
     {
         using var client = new HttpClient();
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -252,7 +271,9 @@ internal sealed class MeshRunner
             var process = _processes.First(p => p.Name == name).Process;
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"{name}'s MeshLite exited with code {process.ExitCode}; see its log.");
+                await process.WaitForExitAsync(cancellationToken); // drains its output into the log
+                var log = Path.Combine(logs, name + ".log");
+                throw new MeshStartException($"The mesh did not start: {name}'s MeshLite exited with code {process.ExitCode}; {log} ends:{Environment.NewLine}{Tail(log, 20)}");
             }
 
             try
@@ -269,11 +290,19 @@ internal sealed class MeshRunner
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{name}'s MeshLite was not ready within 60 s.");
+                throw new MeshStartException($"The mesh did not start: {name}'s MeshLite was not ready within 60 s; see {Path.Combine(logs, name + ".log")}.");
             }
 
             await Task.Delay(100, cancellationToken);
         }
+    }
+
+    private static string Tail(string path, int lines)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var all = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return string.Join(Environment.NewLine, all.TakeLast(lines));
     }
 
     private static async Task SendTrafficAsync(Uri entry, double rate, CancellationToken cancellationToken)
@@ -325,13 +354,6 @@ internal sealed class MeshRunner
         _processes.Clear();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static bool IsFree(int port)
     {
         try
@@ -346,7 +368,34 @@ internal sealed class MeshRunner
         }
     }
 
+    private sealed class MeshStartException(string message) : Exception(message);
+
     private sealed record ServicePorts(int Inbound, int Outbound, int Admin, int Metrics, int App);
+
+    /// <summary>
+    /// Hands out ports the kernel says are free, holding each one until disposed so that no two handed out are the same
+    /// (a port released at once can be handed out again by the next bind to port 0).
+    /// </summary>
+    private sealed class FreePorts : IDisposable
+    {
+        private readonly List<TcpListener> _held = [];
+
+        public int Next()
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            _held.Add(listener);
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        public void Dispose()
+        {
+            foreach (var listener in _held)
+            {
+                listener.Dispose();
+            }
+        }
+    }
 }
 
 /// <summary>The standalone .NET Aspire Dashboard that the project restores from NuGet (Aspire.Dashboard.Sdk.linux-x64).</summary>
