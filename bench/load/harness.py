@@ -122,7 +122,8 @@ def start_meshlite(work, name, port, extra):
     out = open(os.path.join(work, name + ".stdout"), "w")
     err_path = os.path.join(work, name + ".stderr")
     err = open(err_path, "w")
-    args = [os.path.join(work, "meshlite", "MeshLite"),
+    # Started on the proxy's core, as bare YARP is: the GC sizes itself by the CPUs it sees at start-up.
+    args = ["taskset", "-c", "1", os.path.join(work, "meshlite", "MeshLite"),
             f"--MeshLite:ServiceName={name}", f"--MeshLite:Inbound:AppPort={UPSTREAM}",
             f"--MeshLite:Inbound:Port={port}", "--MeshLite:Inbound:BindAddress=127.0.0.1",
             "--MeshLite:Outbound:Port=0", "--MeshLite:Admin:Port=0", "--MeshLite:Metrics:Port=0",

@@ -58,9 +58,9 @@ internal sealed class MeshLiteMetrics : IDisposable
         AccessLogDropped = Factory.CreateCounter("meshlite_access_log_dropped_total", "Access-log lines dropped because the writer could not keep up.");
 
         // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server's
-        // connections (Kestrel), the forwarder's connection pool (System.Net.Http) and the runtime, under their usual
-        // names. Per-request instruments (http.server/client.request.duration) are left out: Istio's metrics already
-        // count every request, and listening to them costs each request a measurement.
+        // connections (Kestrel) and the runtime, under their usual names. Instruments recorded per request are left
+        // out — http.server/client.request.duration, and http.client.open_connections, which moves between idle and
+        // active twice per proxied request: listening to them cost ~7 % of a sidecar's CPU in a profile.
         DotNetStats.Register(Registry);
         _runtimeMetrics = MeterAdapter.StartListening(new MeterAdapterOptions
         {
@@ -68,7 +68,6 @@ internal sealed class MeshLiteMetrics : IDisposable
             InstrumentFilterPredicate = instrument => instrument.Meter.Name switch
             {
                 "Microsoft.AspNetCore.Server.Kestrel" => instrument.Name is "kestrel.active_connections" or "kestrel.rejected_connections",
-                "System.Net.Http" => instrument.Name is "http.client.open_connections",
                 "System.Runtime" => true,
                 _ => false,
             },

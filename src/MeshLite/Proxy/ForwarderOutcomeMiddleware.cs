@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using MeshLite.Configuration;
@@ -16,8 +17,11 @@ internal sealed class ForwarderOutcomeMiddleware
 {
     private const string ResetBeforeHeaders = "upstream connect error or disconnect/reset before headers. reset reason: ";
 
+    private const int MaxCachedAuthorities = 1024;
+
     private readonly RequestDelegate _next;
     private readonly MeshLiteSettings _settings;
+    private readonly ConcurrentDictionary<string, string?> _authorities = new(StringComparer.Ordinal);
 
     public ForwarderOutcomeMiddleware(RequestDelegate next, MeshLiteSettings settings)
     {
@@ -70,10 +74,9 @@ internal sealed class ForwarderOutcomeMiddleware
     {
         await _next(context);
 
-        if (hop.UpstreamHost is null && context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination is { } destination
-            && Uri.TryCreate(destination.Model.Config.Address, UriKind.Absolute, out var address))
+        if (hop.UpstreamHost is null && context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination is { } destination)
         {
-            hop.UpstreamHost = address.Authority;
+            hop.UpstreamHost = Authority(destination.Model.Config.Address);
         }
 
         var error = context.Features.Get<IForwarderErrorFeature>();
@@ -146,6 +149,23 @@ internal sealed class ForwarderOutcomeMiddleware
         }
 
         return (ResponseFlags.UpstreamConnectionTermination, "connection_termination");
+    }
+
+    /// <summary>A destination's <c>host:port</c>, parsed once per address: destinations are few and long-lived.</summary>
+    private string? Authority(string address)
+    {
+        if (_authorities.TryGetValue(address, out var authority))
+        {
+            return authority;
+        }
+
+        authority = Uri.TryCreate(address, UriKind.Absolute, out var uri) ? uri.Authority : null;
+        if (_authorities.Count < MaxCachedAuthorities)
+        {
+            _authorities.TryAdd(address, authority);
+        }
+
+        return authority;
     }
 
     private bool IsLoopOrEmpty(HttpContext context)

@@ -15,6 +15,18 @@ public class RequestIdTests
     }
 
     [Fact]
+    public void Generate_IsUnique_AndSpreadsTheSamplingDrawEvenly()
+    {
+        var ids = Enumerable.Range(0, 20_000).Select(_ => RequestId.Generate()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(ids, id => Assert.Equal('4', id[RequestId.ReasonIndex]));
+
+        // The draw decides 1 % sampling: about 200 of 20,000 must fall below 100 (±5 sigma).
+        var below = ids.Count(id => RequestId.TryGetSamplingValue(id, out var draw) && draw < 100);
+        Assert.InRange(below, 130, 270);
+    }
+
+    [Fact]
     public void TryGetSamplingValue_IstioDocsExample()
     {
         // 0x84961386 = 2224427910; % 10000 = 7910 (envoy-istio-facts.md 1.3).

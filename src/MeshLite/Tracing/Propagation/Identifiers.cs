@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Globalization;
 
 namespace MeshLite.Tracing.Propagation;
 
@@ -37,12 +36,12 @@ public readonly record struct TraceIdentifier(ulong High, ulong Low)
         }
 
         ulong high = 0;
-        if (!isShort && !ulong.TryParse(hex[..16], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out high))
+        if (!isShort && !HexId.TryReadUInt64(hex[..16], out high))
         {
             return false;
         }
 
-        if (!ulong.TryParse(hex[^16..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var low) || (high == 0 && low == 0))
+        if (!HexId.TryReadUInt64(hex[^16..], out var low) || (high == 0 && low == 0))
         {
             return false;
         }
@@ -56,12 +55,12 @@ public readonly record struct TraceIdentifier(ulong High, ulong Low)
     {
         if (asShort)
         {
-            Low.TryFormat(destination, out _, "x16", CultureInfo.InvariantCulture);
+            HexId.WriteUInt64(Low, destination);
             return 16;
         }
 
-        High.TryFormat(destination, out _, "x16", CultureInfo.InvariantCulture);
-        Low.TryFormat(destination[16..], out _, "x16", CultureInfo.InvariantCulture);
+        HexId.WriteUInt64(High, destination);
+        HexId.WriteUInt64(Low, destination[16..]);
         return 32;
     }
 
@@ -104,7 +103,7 @@ public readonly record struct SpanIdentifier(ulong Value)
     {
         id = default;
         if (hex.Length != 16 || !HexId.IsHex(hex, lowercaseOnly)
-            || !ulong.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value) || value == 0)
+            || !HexId.TryReadUInt64(hex, out var value) || value == 0)
         {
             return false;
         }
@@ -115,7 +114,7 @@ public readonly record struct SpanIdentifier(ulong Value)
 
     public int WriteHex(Span<char> destination)
     {
-        Value.TryFormat(destination, out _, "x16", CultureInfo.InvariantCulture);
+        HexId.WriteUInt64(Value, destination);
         return 16;
     }
 
