@@ -198,8 +198,14 @@ public sealed class TracingOptions
     public Dictionary<string, CustomTagOptions> CustomTags { get; set; } = new(StringComparer.Ordinal);
     public OtlpOptions Otlp { get; set; } = new();
 
-    /// <summary>How many finished spans <c>/debug/traces</c> keeps.</summary>
-    public int DebugSpanCapacity { get; set; } = 2048;
+    public const int DebugSpanCapacityWithoutExport = 2048;
+    public const int DebugSpanCapacityWhenExporting = 128;
+
+    /// <summary>
+    /// How many finished spans <c>/debug/traces</c> keeps: by default 2048 when it is the only place spans go, 128 when
+    /// they are exported over OTLP.
+    /// </summary>
+    public int? DebugSpanCapacity { get; set; }
 
     public static readonly IReadOnlyList<string> DefaultPropagation = ["w3c", "b3multi"];
     public static readonly IReadOnlyList<string> DefaultExcludePaths = ["/healthz", "/health", "/ready", "/metrics", "/stats/prometheus"];

@@ -23,6 +23,9 @@ public sealed record MeshRoute(
     string? ServiceNamespace = null,
     string? ServiceHost = null)
 {
+    /// <summary>Istio's <c>upstream_cluster.name</c> span tag: the cluster name and its (empty) observability suffix.</summary>
+    public string? ClusterObservabilityName { get; } = ClusterName is null ? null : ClusterName + ";";
+
     /// <summary>Envoy's <c>%ROUTE_NAME%</c>: Istio's names for its default, passthrough and blackhole routes.</summary>
     public string RouteName => Kind switch
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
@@ -33,6 +34,7 @@ internal sealed partial class HopTracer
     private readonly bool _responseTraceHeader;
 
     private readonly PropagationBreaks _breaks;
+    private PeerAddressText? _lastPeer;
 
     public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, MeshLiteMetrics metrics, PropagationBreaks breaks, ILogger<HopTracer> logger)
     {
@@ -327,7 +329,7 @@ internal sealed partial class HopTracer
         span.AddTag(Tag.HttpProtocol, ProtocolTag(request.Protocol));
         var userAgent = request.Headers.UserAgent;
         span.AddTag(Tag.UserAgent, userAgent.Count > 0 && !string.IsNullOrEmpty(userAgent[0]) ? userAgent[0] : "-");
-        span.AddTag(Tag.PeerAddress, context.Connection.RemoteIpAddress?.ToString());
+        span.AddTag(Tag.PeerAddress, PeerAddress(context.Connection.RemoteIpAddress));
         span.AddTag(Tag.RequestSize, (hop.RequestBody?.BytesRead ?? 0).ToString(CultureInfo.InvariantCulture));
         span.AddTag(Tag.ResponseSize, (hop.ResponseBody?.BytesWritten ?? 0).ToString(CultureInfo.InvariantCulture));
         span.AddTag(Tag.Component, "proxy");
@@ -336,7 +338,7 @@ internal sealed partial class HopTracer
             span.AddTag(Tag.UpstreamCluster, cluster);
             span.AddTag(Tag.UpstreamClusterName, hop.Listener == ListenerKind.Inbound && hop.Route.Kind == MeshRouteKind.Inbound
                 ? _inboundClusterObservabilityName
-                : cluster + ";");
+                : hop.Route.ClusterObservabilityName);
         }
 
         span.AddTag(Tag.HttpStatusCode, StatusCodeTag(statusCode));
@@ -384,6 +386,27 @@ internal sealed partial class HopTracer
 
         return string.Concat(request.Scheme, "://", request.Host.Value, path);
     }
+
+    /// <summary>A sidecar's peers are few (often only 127.0.0.1): the last address's text is kept rather than formatted per span.</summary>
+    private string? PeerAddress(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        var last = _lastPeer;
+        if (last is not null && last.Address.Equals(address))
+        {
+            return last.Text;
+        }
+
+        var text = address.ToString();
+        _lastPeer = new PeerAddressText(address, text);
+        return text;
+    }
+
+    private sealed record PeerAddressText(IPAddress Address, string Text);
 
     internal static string ProtocolTag(string protocol) => protocol switch
     {

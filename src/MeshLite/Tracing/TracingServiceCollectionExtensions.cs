@@ -19,16 +19,18 @@ internal static class TracingServiceCollectionExtensions
     public static IServiceCollection AddMeshLiteTracing(this IServiceCollection services, IConfiguration configuration, MeshLiteSettings settings)
     {
         var tracing = settings.Options.Tracing;
-        var ring = new DebugSpanRing(tracing.DebugSpanCapacity);
+        var otlp = OtlpTarget.Resolve(configuration, tracing.Otlp);
+        services.AddSingleton(otlp);
+
+        // Every span the ring holds outlives the young generation; when spans are exported, a short ring is enough.
+        var ring = new DebugSpanRing(tracing.DebugSpanCapacity
+            ?? (otlp.Enabled ? TracingOptions.DebugSpanCapacityWhenExporting : TracingOptions.DebugSpanCapacityWithoutExport));
         services.AddSingleton(ring);
         services.AddSingleton(new TraceSampler(tracing));
         services.AddSingleton(new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable));
         services.AddSingleton<HopTracer>();
         services.AddSingleton(new InflightInbound());
         services.AddSingleton<PropagationBreaks>();
-
-        var otlp = OtlpTarget.Resolve(configuration, tracing.Otlp);
-        services.AddSingleton(otlp);
 
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
