@@ -18,8 +18,8 @@ public static class RequestId
     /// <summary>A fresh lowercase UUID v4, 36 characters, as Envoy generates it.</summary>
     /// <remarks>
     /// From <see cref="Random.Shared"/>, not <see cref="Guid.NewGuid"/>: the id needs to be unique and evenly spread (its
-    /// first 8 digits are the sampling draw), not unguessable, and NewGuid costs a getrandom system call per request on
-    /// glibc 2.36–2.38.
+    /// first 8 digits are the sampling draw), not unguessable, and NewGuid's cryptographically secure source took 2 % of
+    /// a sidecar's CPU in a profile.
     /// </remarks>
     public static string Generate()
     {
