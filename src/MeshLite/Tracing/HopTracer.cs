@@ -28,7 +28,6 @@ internal sealed partial class HopTracer
     private readonly bool _enabled;
     private readonly bool _trustForceTrace;
     private readonly int _maxPathTagLength;
-    private readonly string _inboundClusterObservabilityName;
     private readonly ILogger<HopTracer> _logger;
     private readonly MeshLiteMetrics _metrics;
     private readonly bool _responseTraceHeader;
@@ -57,8 +56,6 @@ internal sealed partial class HopTracer
                 _inject |= format;
             }
         }
-
-        _inboundClusterObservabilityName = settings.InboundClusterName + ";";
     }
 
     public void Start(HttpContext context, HopFeature hop)
@@ -336,9 +333,7 @@ internal sealed partial class HopTracer
         if (hop.Route.ClusterName is { } cluster)
         {
             span.AddTag(Tag.UpstreamCluster, cluster);
-            span.AddTag(Tag.UpstreamClusterName, hop.Listener == ListenerKind.Inbound && hop.Route.Kind == MeshRouteKind.Inbound
-                ? _inboundClusterObservabilityName
-                : hop.Route.ClusterObservabilityName);
+            span.AddTag(Tag.UpstreamClusterName, hop.Route.ClusterObservabilityName);
         }
 
         span.AddTag(Tag.HttpStatusCode, StatusCodeTag(statusCode));
