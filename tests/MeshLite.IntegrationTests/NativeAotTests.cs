@@ -9,15 +9,16 @@ public class NativeAotTests
     [Fact]
     public async Task AotBinary_PublishesWithoutWarnings_StartsAndProxiesATracedRequest()
     {
+        var clang = RequiredTools.RequireClang();
         var output = Path.Combine(Path.GetTempPath(), "meshlite-aot-" + Guid.NewGuid().ToString("N"));
         var args = new List<string>
         {
             "publish", Path.Combine(Repository.Root, "src", "MeshLite", "MeshLite.csproj"),
             "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output,
         };
-        if (File.Exists("/usr/bin/clang-14") && !File.Exists("/usr/bin/clang"))
+        if (Path.GetFileName(clang) != "clang")
         {
-            args.Add("-p:CppCompilerAndLinker=clang-14");
+            args.Add("-p:CppCompilerAndLinker=" + Path.GetFileName(clang));
         }
 
         try

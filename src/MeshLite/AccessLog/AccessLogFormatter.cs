@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -33,11 +34,11 @@ internal static class AccessLogFormatter
         }
 
         line.Append(" \"")
-            .Append(Dash(e.ForwardedFor)).Append("\" \"")
-            .Append(Dash(e.UserAgent)).Append("\" \"")
-            .Append(Dash(e.RequestId)).Append("\" \"")
-            .Append(Dash(e.Authority)).Append("\" \"")
-            .Append(Dash(e.UpstreamHost)).Append("\" ")
+            .AppendEscaped(e.ForwardedFor).Append("\" \"")
+            .AppendEscaped(e.UserAgent).Append("\" \"")
+            .AppendEscaped(e.RequestId).Append("\" \"")
+            .AppendEscaped(e.Authority).Append("\" \"")
+            .AppendEscaped(e.UpstreamHost).Append("\" ")
             .Append(Dash(e.UpstreamCluster)).Append(" - ");
         AppendAddress(line, e.LocalAddress, e.LocalPort);
         line.Append(' ');
@@ -56,9 +57,7 @@ internal static class AccessLogFormatter
         json.WriteString("start_time", e.StartTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
         json.WriteString("route_name", e.RouteName == "-" ? null : e.RouteName);
         json.WriteString("method", e.Method);
-        var path = new StringBuilder();
-        AppendPath(path, e);
-        json.WriteString("path", path.ToString());
+        json.WriteString("path", string.IsNullOrEmpty(e.PathBase) && string.IsNullOrEmpty(e.Path) ? "-" : string.Concat(e.PathBase, e.Path, e.Query));
         json.WriteString("protocol", e.Protocol);
         json.WriteNumber("response_code", e.ResponseCode);
         json.WriteString("response_flags", ResponseFlagNames.Format(e.Flags));
@@ -113,7 +112,7 @@ internal static class AccessLogFormatter
             return;
         }
 
-        line.Append(e.PathBase).Append(e.Path).Append(e.Query);
+        line.AppendEscaped(e.PathBase, dashWhenEmpty: false).AppendEscaped(e.Path, dashWhenEmpty: false).AppendEscaped(e.Query, dashWhenEmpty: false);
     }
 
     private static void AppendAddress(StringBuilder line, System.Net.IPAddress? address, int port) =>
@@ -123,4 +122,42 @@ internal static class AccessLogFormatter
         address is null ? null : new System.Net.IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString();
 
     private static string Dash(string? value) => string.IsNullOrEmpty(value) ? "-" : value;
+}
+
+/// <summary>
+/// Caller-controlled text in a TEXT line (the decoded path, header values) is escaped so that it can neither end the
+/// line nor close a quoted field: control characters, <c>"</c> and <c>\</c> are written as C-style escapes.
+/// </summary>
+internal static class AccessLogTextEscaping
+{
+    private static readonly SearchValues<char> _special = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\"\\\u007f");
+
+    public static StringBuilder AppendEscaped(this StringBuilder line, string? value, bool dashWhenEmpty = true)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return dashWhenEmpty ? line.Append('-') : line;
+        }
+
+        var rest = value.AsSpan();
+        int i;
+        while ((i = rest.IndexOfAny(_special)) >= 0)
+        {
+            line.Append(rest[..i]);
+            var c = rest[i];
+            _ = c switch
+            {
+                '\n' => line.Append("\\n"),
+                '\r' => line.Append("\\r"),
+                '\t' => line.Append("\\t"),
+                '"' => line.Append("\\\""),
+                '\\' => line.Append("\\\\"),
+                _ => line.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture)),
+            };
+            rest = rest[(i + 1)..];
+        }
+
+        return line.Append(rest);
+    }
 }

@@ -38,6 +38,7 @@ public sealed class MeshLiteOptions
     public ListenerOptions Admin { get; set; } = new() { Port = 15000, BindAddress = "127.0.0.1" };
     public DemoAppOptions DemoApp { get; set; } = new();
     public FaultOptions Fault { get; set; } = new();
+    public LimitsOptions Limits { get; set; } = new();
 
     public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -61,6 +62,22 @@ public sealed class AccessLogOptions
 
     /// <summary>Lines buffered between requests and the writer; beyond it lines are dropped and counted, never waited for.</summary>
     public int BufferSize { get; set; } = 8192;
+}
+
+/// <summary>
+/// What a caller may send on the proxy listeners. Headers past a limit are answered 431 by the listener itself; a body
+/// past its limit is answered 413 (<c>request_payload_too_large</c>) before or while it streams.
+/// </summary>
+public sealed class LimitsOptions
+{
+    /// <summary>All request headers together, in bytes (Envoy's <c>max_request_headers_kb</c> is 60 KiB).</summary>
+    public int MaxRequestHeadersTotalSize { get; set; } = 60 * 1024;
+
+    /// <summary>How many request headers (Envoy's <c>max_headers_count</c> is 100).</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>Request body bytes; unset means no limit, as in Envoy, where bodies stream through.</summary>
+    public long? MaxRequestBodySize { get; set; }
 }
 
 public static class OutboundTrafficPolicies

@@ -49,6 +49,21 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}AccessLog:BufferSize '{o.AccessLog.BufferSize}' must be between 1 and 1000000.");
         }
 
+        if (o.Limits.MaxRequestHeadersTotalSize is < 1024 or > 1024 * 1024)
+        {
+            errors.Add($"{P}Limits:MaxRequestHeadersTotalSize '{o.Limits.MaxRequestHeadersTotalSize}' must be between 1024 and 1048576 bytes.");
+        }
+
+        if (o.Limits.MaxRequestHeaderCount is < 1 or > 10_000)
+        {
+            errors.Add($"{P}Limits:MaxRequestHeaderCount '{o.Limits.MaxRequestHeaderCount}' must be between 1 and 10000.");
+        }
+
+        if (o.Limits.MaxRequestBodySize is < 0)
+        {
+            errors.Add($"{P}Limits:MaxRequestBodySize '{o.Limits.MaxRequestBodySize}' must not be negative (leave it unset for no limit).");
+        }
+
         if (o.Inbound.AppPort is null)
         {
             errors.Add($"{P}Inbound:AppPort is required (the local app's port on 127.0.0.1).");

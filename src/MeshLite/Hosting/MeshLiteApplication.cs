@@ -82,6 +82,10 @@ public static partial class MeshLiteApplication
         {
             kestrel.AddServerHeader = false;
             kestrel.AllowAlternateSchemes = true;
+            kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalSize;
+            kestrel.Limits.MaxRequestHeaderCount = options.Limits.MaxRequestHeaderCount;
+            kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodySize;
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(kestrel.Limits.Http2.MaxRequestHeaderFieldSize, options.Limits.MaxRequestHeadersTotalSize);
             Listen(kestrel, bindings, ListenerKind.Inbound, options.Inbound.BindAddress, options.Inbound.Port, HttpProtocols.Http1AndHttp2);
             Listen(kestrel, bindings, ListenerKind.Outbound, options.Outbound.BindAddress, options.Outbound.Port, HttpProtocols.Http1AndHttp2);
             Listen(kestrel, bindings, ListenerKind.Admin, options.Admin.BindAddress, options.Admin.Port, HttpProtocols.Http1);

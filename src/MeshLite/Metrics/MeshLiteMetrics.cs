@@ -19,6 +19,7 @@ internal sealed class MeshLiteMetrics : IDisposable
     private readonly Counter.Child _invalidW3C;
     private readonly Counter.Child _invalidB3;
     private readonly Counter.Child _invalidB3Multi;
+    private readonly Counter _internalErrors;
 
     public MeshLiteMetrics()
     {
@@ -55,6 +56,8 @@ internal sealed class MeshLiteMetrics : IDisposable
         ExportDuration = Factory.CreateHistogram("meshlite_span_export_duration_seconds", "Time one OTLP export call took.",
             new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         ExportQueueLength = Factory.CreateGauge("meshlite_span_export_queue_length", "Spans waiting to be exported.");
+        _internalErrors = Factory.CreateCounter("meshlite_internal_errors_total",
+            "Failures inside MeshLite that a request survived, by where they happened (start, proxy, tracing, metrics, access_log).", ["stage"]);
         AccessLogDropped = Factory.CreateCounter("meshlite_access_log_dropped_total", "Access-log lines dropped because the writer could not keep up.");
 
         // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server's
@@ -86,6 +89,8 @@ internal sealed class MeshLiteMetrics : IDisposable
     public Histogram ExportDuration { get; }
     public Gauge ExportQueueLength { get; }
     public Counter AccessLogDropped { get; }
+
+    public void RecordInternalError(string stage) => _internalErrors.WithLabels(stage).Inc();
 
     public void RecordDecision(SamplingDecision decision)
     {

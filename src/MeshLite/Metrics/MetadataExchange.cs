@@ -1,5 +1,7 @@
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using Microsoft.Extensions.Primitives;
+using Prometheus;
 
 namespace MeshLite.Metrics;
 
@@ -14,11 +16,19 @@ internal sealed class MetadataExchange
     private readonly string _localId;
     private readonly string _localMetadata;
     private readonly PeerMetadataCache _peers = new();
+    private readonly Counter.Child _invalidFromCaller;
+    private readonly Counter.Child _invalidFromUpstream;
 
-    public MetadataExchange(MeshLiteSettings settings)
+    public MetadataExchange(MeshLiteSettings settings, MeshLiteMetrics metrics)
     {
         _localId = settings.NodeId;
         _localMetadata = PeerMetadata.Local(settings).Encode();
+        var invalid = metrics.Factory.CreateCounter("meshlite_peer_metadata_invalid_total",
+            "x-envoy-peer-metadata values that could not be decoded (or were repeated); the peer was recorded as unknown.", ["direction"]);
+        _invalidFromCaller = invalid.WithLabels("request");
+        _invalidFromUpstream = invalid.WithLabels("response");
+        _invalidFromCaller.Publish();
+        _invalidFromUpstream.Publish();
     }
 
     public void OnRequest(IHeaderDictionary headers, HopFeature hop)
@@ -27,7 +37,7 @@ internal sealed class MetadataExchange
         {
             if (headers.TryGetValue(PeerMetadata.Header, out var metadata))
             {
-                hop.Peer = _peers.Get(metadata.Count == 1 ? metadata[0] : null);
+                hop.Peer = Decode(metadata, _invalidFromCaller);
                 hop.PeerMetadataRequested = true;
                 headers.Remove(PeerMetadata.Header);
             }
@@ -39,6 +49,12 @@ internal sealed class MetadataExchange
             headers[PeerMetadata.IdHeader] = _localId;
             headers[PeerMetadata.Header] = _localMetadata;
         }
+        else
+        {
+            // Passthrough leaves the mesh (Istio's IN_MESH mode): no identity goes with it, whatever the app sent.
+            headers.Remove(PeerMetadata.IdHeader);
+            headers.Remove(PeerMetadata.Header);
+        }
     }
 
     public void OnResponse(IHeaderDictionary headers, HopFeature hop)
@@ -47,7 +63,7 @@ internal sealed class MetadataExchange
         {
             if (headers.TryGetValue(PeerMetadata.Header, out var metadata))
             {
-                hop.Peer = _peers.Get(metadata.Count == 1 ? metadata[0] : null);
+                hop.Peer = Decode(metadata, _invalidFromUpstream);
                 headers.Remove(PeerMetadata.Header);
             }
 
@@ -58,5 +74,16 @@ internal sealed class MetadataExchange
             headers[PeerMetadata.IdHeader] = _localId;
             headers[PeerMetadata.Header] = _localMetadata;
         }
+    }
+
+    private PeerMetadata Decode(StringValues values, Counter.Child invalid)
+    {
+        var peer = _peers.Get(values.Count == 1 ? values[0] : null, out var undecodable);
+        if (undecodable || values.Count > 1)
+        {
+            invalid.Inc();
+        }
+
+        return peer;
     }
 }

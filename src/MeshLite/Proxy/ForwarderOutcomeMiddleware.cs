@@ -43,6 +43,11 @@ internal sealed class ForwarderOutcomeMiddleware
                 $"route not found: '{context.Request.Host.Value}' is not a destination MeshLite can route to");
         }
 
+        if (_settings.Options.Limits.MaxRequestBodySize is long limit && context.Request.ContentLength > limit)
+        {
+            return LocalReply.WriteAsync(context, hop, StatusCodes.Status413PayloadTooLarge, ResponseFlags.None, "request_payload_too_large", "Payload Too Large");
+        }
+
         var fault = _settings.Options.Fault;
         if (hop.Route.Kind == MeshRouteKind.Inbound && (fault.Delay.Percentage > 0 || fault.Abort.Percentage > 0))
         {
@@ -104,6 +109,8 @@ internal sealed class ForwarderOutcomeMiddleware
                 return (503, ResponseFlags.NoHealthyUpstream, "no_healthy_upstream", "no healthy upstream");
             case ForwarderError.RequestTimedOut:
                 return (504, ResponseFlags.UpstreamRequestTimeout, "upstream_response_timeout", "upstream request timeout");
+            case ForwarderError.RequestBodyClient when FindPayloadTooLarge(exception):
+                return (413, ResponseFlags.None, "request_payload_too_large", "Payload Too Large");
             case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
                 or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeRequestCanceled
                 or ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseCanceled or ForwarderError.UpgradeResponseClient:
@@ -117,6 +124,20 @@ internal sealed class ForwarderOutcomeMiddleware
             default:
                 return (502, ResponseFlags.LocalReset, "proxy_error", "proxy error: " + error);
         }
+    }
+
+    /// <summary>A chunked body that grew past <c>MeshLite:Limits:MaxRequestBodySize</c> while it streamed.</summary>
+    private static bool FindPayloadTooLarge(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static (int, ResponseFlags, string, string) ClassifyUpstreamFailure(Exception? exception, bool responseStarted)

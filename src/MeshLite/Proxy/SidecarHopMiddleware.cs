@@ -13,7 +13,7 @@ namespace MeshLite.Proxy;
 /// and when the response is done closes the hop for its three observers — the span, the Istio metrics and the access
 /// log. Admin, metrics and echo-app requests pass straight through, untraced and uncounted.
 /// </summary>
-internal sealed class SidecarHopMiddleware
+internal sealed partial class SidecarHopMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly HopTracer _tracer;
@@ -21,9 +21,14 @@ internal sealed class SidecarHopMiddleware
     private readonly IstioMetrics _metrics;
     private readonly AccessLogWriter _accessLog;
     private readonly TimeProvider _time;
+    private readonly MeshLiteMetrics _health;
+    private readonly ILogger<SidecarHopMiddleware> _logger;
 
-    public SidecarHopMiddleware(RequestDelegate next, HopTracer tracer, MetadataExchange metadata, IstioMetrics metrics, AccessLogWriter accessLog, TimeProvider time)
+    public SidecarHopMiddleware(RequestDelegate next, HopTracer tracer, MetadataExchange metadata, IstioMetrics metrics, AccessLogWriter accessLog, TimeProvider time,
+        MeshLiteMetrics health, ILogger<SidecarHopMiddleware> logger)
     {
+        _health = health;
+        _logger = logger;
         _next = next;
         _tracer = tracer;
         _metadata = metadata;
@@ -61,51 +66,124 @@ internal sealed class SidecarHopMiddleware
             hop.ResponseBody = responseBody;
         }
 
-        _metadata.OnRequest(context.Request.Headers, hop);
-        _tracer.Start(context, hop);
+        try
+        {
+            _metadata.OnRequest(context.Request.Headers, hop);
+            _tracer.Start(context, hop);
+        }
+        catch (Exception ex)
+        {
+            // Whatever a caller sent, reading it must not fail the request: it goes on untraced.
+            _health.RecordInternalError("start");
+            Log.HopStartFailed(_logger, ex, hop.Listener);
+        }
+
         return InvokeAsync(context, hop);
     }
 
     private async Task InvokeAsync(HttpContext context, HopFeature hop)
     {
+        var statusCode = -1;
         try
         {
             await _next(context);
         }
-        catch (Exception) when (!context.Response.HasStarted)
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left (during a fault delay, a local reply, …): there is nobody to answer.
+            hop.Flags |= ResponseFlags.DownstreamConnectionTermination;
+            hop.ResponseCodeDetails = "downstream_remote_disconnect";
+        }
+        catch (Exception ex)
         {
             hop.Flags |= ResponseFlags.LocalReset;
-            hop.ResponseCodeDetails ??= "internal_error";
-            Complete(context, hop, StatusCodes.Status500InternalServerError);
-            throw;
+            hop.ResponseCodeDetails = "internal_error";
+            _health.RecordInternalError("proxy");
+            Log.HopFailed(_logger, ex, hop.Listener);
+            if (context.Response.HasStarted)
+            {
+                // Part of a response is out: only a reset tells the client it is incomplete. Completion still runs.
+                statusCode = context.Response.StatusCode;
+                Complete(context, hop, statusCode);
+                throw;
+            }
+
+            statusCode = StatusCodes.Status500InternalServerError;
+            await LocalReply.TryWriteAsync(context, hop, statusCode, "internal error");
+        }
+        finally
+        {
+            if (statusCode < 0)
+            {
+                statusCode = OutcomeStatus(context, hop);
+            }
+
+            Complete(context, hop, statusCode);
+        }
+    }
+
+    /// <summary>
+    /// The status to record: the response's, or 0 when the client went away before any response started. A client
+    /// that closes after a whole response was written did not cut anything short, so that is not <c>DC</c>.
+    /// </summary>
+    private static int OutcomeStatus(HttpContext context, HopFeature hop)
+    {
+        if (context.Response.HasStarted)
+        {
+            return context.Response.StatusCode;
         }
 
-        // The client went away, unless the proxy itself aborted it because the upstream failed mid-response (UC/UR).
         if (context.RequestAborted.IsCancellationRequested && hop.Flags == ResponseFlags.None)
         {
             hop.Flags |= ResponseFlags.DownstreamConnectionTermination;
             hop.ResponseCodeDetails ??= "downstream_remote_disconnect";
         }
 
-        var statusCode = (hop.Flags & ResponseFlags.DownstreamConnectionTermination) != 0 && !context.Response.HasStarted
-            ? 0
-            : context.Response.StatusCode;
-        Complete(context, hop, statusCode);
+        return (hop.Flags & ResponseFlags.DownstreamConnectionTermination) != 0 ? 0 : context.Response.StatusCode;
     }
 
+    /// <summary>
+    /// Hands the finished hop to its observers, once. Each is isolated: one that throws is logged and counted, and the
+    /// others (the break detector's in-flight slot first of all) still run.
+    /// </summary>
     private void Complete(HttpContext context, HopFeature hop, int statusCode)
     {
+        if (hop.Completed)
+        {
+            return;
+        }
+
+        hop.Completed = true;
         var elapsed = Stopwatch.GetElapsedTime(hop.StartTimestamp);
-        _tracer.Finish(context, hop, statusCode);
+        try
+        {
+            _tracer.Finish(context, hop, statusCode);
+        }
+        catch (Exception ex)
+        {
+            ObserverFailed(ex, "tracing");
+        }
 
         var request = context.Request;
         var bodyReceived = hop.RequestBody?.BytesRead ?? 0;
         var bodySent = hop.ResponseBody?.BytesWritten ?? 0;
-        var grpcStatus = hop.IsGrpc ? HopTracer.GrpcStatus(context) ?? string.Empty : string.Empty;
-        _metrics.Record(hop, request.Host.Value, statusCode, grpcStatus, elapsed.TotalMilliseconds,
-            WireBytes.Request(request) + bodyReceived, WireBytes.Response(context.Response) + bodySent);
+        try
+        {
+            var grpcStatus = hop.IsGrpc ? HopTracer.GrpcStatus(context) ?? string.Empty : string.Empty;
+            _metrics.Record(hop, request.Host.Value, statusCode, grpcStatus, elapsed.TotalMilliseconds,
+                WireBytes.Request(request) + bodyReceived, WireBytes.Response(context.Response) + bodySent);
+        }
+        catch (Exception ex)
+        {
+            ObserverFailed(ex, "metrics");
+        }
 
-        if (_accessLog.Enabled)
+        if (!_accessLog.Enabled)
+        {
+            return;
+        }
+
+        try
         {
             var headers = request.Headers;
             var connection = context.Connection;
@@ -116,7 +194,32 @@ internal sealed class SidecarHopMiddleware
                 connection.LocalIpAddress, connection.LocalPort, connection.RemoteIpAddress, connection.RemotePort, hop.Route.RouteName,
                 hop.TraceId, hop.SpanId, hop.Sampling.Sampled));
         }
+        catch (Exception ex)
+        {
+            ObserverFailed(ex, "access_log");
+        }
+    }
+
+    private void ObserverFailed(Exception ex, string observer)
+    {
+        _health.RecordInternalError(observer);
+        Log.ObserverFailed(_logger, ex, observer);
     }
 
     private static string? First(Microsoft.Extensions.Primitives.StringValues values) => values.Count > 0 ? values[0] : null;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 110, Level = LogLevel.Error, EventName = "HopStartFailed",
+            Message = "Reading the trace context or peer metadata of a request on the {listener} listener failed; the request goes on untraced.")]
+        public static partial void HopStartFailed(ILogger logger, Exception exception, ListenerKind listener);
+
+        [LoggerMessage(EventId = 111, Level = LogLevel.Error, EventName = "HopFailed",
+            Message = "A request on the {listener} listener failed inside MeshLite (LR).")]
+        public static partial void HopFailed(ILogger logger, Exception exception, ListenerKind listener);
+
+        [LoggerMessage(EventId = 112, Level = LogLevel.Error, EventName = "HopObserverFailed",
+            Message = "Recording a finished request failed in '{observer}'; the other observers still ran.")]
+        public static partial void ObserverFailed(ILogger logger, Exception exception, string observer);
+    }
 }

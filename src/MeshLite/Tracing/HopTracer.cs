@@ -203,9 +203,14 @@ internal sealed partial class HopTracer
             headers[TraceHeaders.RequestId] = finalRequestId;
         }
 
-        if (!inbound)
+        if (hop.Route.Kind == MeshRouteKind.Registry)
         {
             headers[TraceHeaders.DecoratorOperation] = hop.OperationName;
+        }
+        else if (!inbound)
+        {
+            // Outside the mesh (passthrough), mesh-internal headers are not the destination's business.
+            headers.Remove(TraceHeaders.DecoratorOperation);
         }
 
         hop.RequestId = finalRequestId;

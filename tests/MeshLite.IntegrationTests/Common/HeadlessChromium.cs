@@ -13,8 +13,7 @@ internal static class HeadlessChromium
 {
     public static async Task<string> RenderedTextAsync(string url, IReadOnlyCollection<string> expected, TimeSpan timeout)
     {
-        var chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException("Chromium is not installed (apt-get install chromium); .ci/run installs it.");
+        var chromium = RequiredTools.Chromium ?? throw new InvalidOperationException(RequiredTools.SkipReason("Chromium", "chromium"));
         var profile = Directory.CreateTempSubdirectory("meshlite-chromium-");
         var port = ProxyTests.FreePort();
         var start = new ProcessStartInfo(chromium)
