@@ -19,7 +19,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private readonly Task _drain;
 
     public AccessLogWriter(MeshLiteSettings settings, MeshLiteMetrics metrics)
-        : this(settings.Options.AccessLog, metrics, Console.OpenStandardOutput())
+        : this(settings.Options.AccessLog, metrics, Open(settings.Options.AccessLog))
     {
     }
 
@@ -38,6 +38,11 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     }
 
     public bool Enabled { get; }
+
+    private static Stream Open(AccessLogOptions options) =>
+        !options.Enabled || string.IsNullOrEmpty(options.Path) || options.Path == AccessLogOptions.StandardOutput
+            ? Console.OpenStandardOutput()
+            : new FileStream(options.Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
 
     public void Write(in AccessLogEntry entry)
     {

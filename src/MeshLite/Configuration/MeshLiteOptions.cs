@@ -57,6 +57,11 @@ public sealed class AccessLogOptions
 {
     public bool Enabled { get; set; } = true;
 
+    /// <summary>Where lines go, as Istio's <c>meshConfig.accessLogFile</c>: <c>/dev/stdout</c> (the default) or a file, appended to.</summary>
+    public string Path { get; set; } = StandardOutput;
+
+    public const string StandardOutput = "/dev/stdout";
+
     /// <summary><c>TEXT</c> (Istio's default format) or <c>JSON</c>.</summary>
     public string Encoding { get; set; } = "TEXT";
 

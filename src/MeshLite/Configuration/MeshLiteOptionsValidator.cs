@@ -44,6 +44,12 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}AccessLog:Encoding '{o.AccessLog.Encoding}' is not one of TEXT, JSON.");
         }
 
+        if (o.AccessLog.Enabled && o.AccessLog.Path != AccessLogOptions.StandardOutput
+            && (string.IsNullOrWhiteSpace(o.AccessLog.Path) || !Directory.Exists(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(o.AccessLog.Path)))))
+        {
+            errors.Add($"{P}AccessLog:Path '{o.AccessLog.Path}' is not a file in an existing directory (or /dev/stdout).");
+        }
+
         if (o.AccessLog.BufferSize is < 1 or > 1_000_000)
         {
             errors.Add($"{P}AccessLog:BufferSize '{o.AccessLog.BufferSize}' must be between 1 and 1000000.");

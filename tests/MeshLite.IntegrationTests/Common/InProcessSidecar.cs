@@ -41,7 +41,8 @@ public sealed class InProcessSidecar : IAsyncDisposable
         ["Logging:LogLevel:Default"] = "Warning",
     };
 
-    public static async Task<InProcessSidecar> StartAsync(string service, int appPort, IDictionary<string, string?>? config = null)
+    public static async Task<InProcessSidecar> StartAsync(string service, int appPort, IDictionary<string, string?>? config = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var values = Defaults(service, appPort);
         foreach (var (key, value) in config ?? new Dictionary<string, string?>())
@@ -49,9 +50,40 @@ public sealed class InProcessSidecar : IAsyncDisposable
             values[key] = value;
         }
 
-        var app = MeshLiteApplication.Build([], builder => builder.Configuration.AddInMemoryCollection(values));
+        var app = MeshLiteApplication.Build([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(values);
+            configure?.Invoke(builder);
+        });
         await app.StartAsync();
         return new InProcessSidecar(app);
+    }
+
+    /// <summary>A temporary file for <c>MeshLite:AccessLog:Path</c>, and a way to wait for its lines.</summary>
+    public static string NewAccessLogPath() => Path.Combine(Path.GetTempPath(), $"meshlite-access-{Guid.NewGuid():N}.log");
+
+    public static async Task<string[]> WaitForAccessLinesAsync(string path, int count, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var lines = File.Exists(path)
+                ? (await ReadSharedAsync(path)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                : [];
+            if (lines.Length >= count || DateTime.UtcNow > deadline)
+            {
+                return lines;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
     }
 
     public async ValueTask DisposeAsync()
