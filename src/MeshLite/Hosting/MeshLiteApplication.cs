@@ -82,6 +82,7 @@ public static partial class MeshLiteApplication
         {
             kestrel.AddServerHeader = false;
             kestrel.AllowAlternateSchemes = true;
+            kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalSize;
             kestrel.Limits.MaxRequestHeaderCount = options.Limits.MaxRequestHeaderCount;
             kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodySize;

@@ -1,3 +1,4 @@
+using System.Text;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace MeshLite.Proxy;
@@ -15,5 +16,11 @@ internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 
         // Istio's default connect timeout.
         handler.ConnectTimeout = TimeSpan.FromSeconds(10);
+
+        // Envoy forwards header bytes it accepted as they came. Kestrel decodes request headers as UTF-8, so they are
+        // written back as UTF-8 (the default would refuse anything beyond ASCII and fail the request); response headers
+        // are read and written (see MeshLiteApplication) as Latin-1, which maps every byte to itself.
+        handler.RequestHeaderEncodingSelector = static (_, _) => Encoding.UTF8;
+        handler.ResponseHeaderEncodingSelector = static (_, _) => Encoding.Latin1;
     }
 }
