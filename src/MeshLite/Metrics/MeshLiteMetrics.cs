@@ -48,11 +48,14 @@ internal sealed class MeshLiteMetrics : IDisposable
         SpansStarted = Factory.CreateCounter("meshlite_spans_started_total", "Spans started (sampled requests).");
         SpansEnded = Factory.CreateCounter("meshlite_spans_ended_total", "Spans finished and handed to the exporter queue.");
         SpansExported = Factory.CreateCounter("meshlite_spans_exported_total", "Spans the collector accepted.");
-        var dropped = Factory.CreateCounter("meshlite_spans_dropped_total", "Spans lost: the export queue was full, or the collector failed.", ["reason"]);
+        var dropped = Factory.CreateCounter("meshlite_spans_dropped_total",
+            "Spans lost: the export queue was full, the collector failed past the exporter's retries and timeout, or the span ended after shutdown began.", ["reason"]);
         SpansDroppedQueueFull = dropped.WithLabels("queue_full");
         SpansDroppedExportFailed = dropped.WithLabels("export_failed");
+        SpansDroppedShutdown = dropped.WithLabels("shutdown");
         SpansDroppedQueueFull.Publish();
         SpansDroppedExportFailed.Publish();
+        SpansDroppedShutdown.Publish();
         ExportDuration = Factory.CreateHistogram("meshlite_span_export_duration_seconds", "Time one OTLP export call took.",
             new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         ExportQueueLength = Factory.CreateGauge("meshlite_span_export_queue_length", "Spans waiting to be exported.");
@@ -86,6 +89,7 @@ internal sealed class MeshLiteMetrics : IDisposable
     public Counter SpansExported { get; }
     public Counter.Child SpansDroppedQueueFull { get; }
     public Counter.Child SpansDroppedExportFailed { get; }
+    public Counter.Child SpansDroppedShutdown { get; }
     public Histogram ExportDuration { get; }
     public Gauge ExportQueueLength { get; }
     public Counter AccessLogDropped { get; }

@@ -11,6 +11,8 @@ namespace MeshLite.Tracing;
 
 internal static class TracingServiceCollectionExtensions
 {
+    private const string OtlpRetryVariable = "OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY";
+
     /// <summary>
     /// The OpenTelemetry SDK as the tracing driver: MeshLite's source only (so neither YARP's, ASP.NET Core's nor the
     /// OTLP exporter's own HTTP calls become spans), the Istio resource naming, a batched and bounded OTLP exporter
@@ -54,6 +56,14 @@ internal static class TracingServiceCollectionExtensions
 
                 if (otlp.Enabled)
                 {
+                    // The exporter's own retry (connection failures, 429/502/503/504 honouring Retry-After, gRPC
+                    // UNAVAILABLE, …, until its timeout) is switched on by this variable alone; without it a collector
+                    // that blinks loses the whole batch. An operator's own value (e.g. "disk") is kept.
+                    if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OtlpRetryVariable)))
+                    {
+                        Environment.SetEnvironmentVariable(OtlpRetryVariable, "in_memory");
+                    }
+
                     builder.AddProcessor(sp =>
                     {
                         var exporter = new OtlpTraceExporter(new OtlpExporterOptions

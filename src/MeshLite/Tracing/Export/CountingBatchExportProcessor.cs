@@ -39,17 +39,25 @@ internal sealed class CountingBatchExportProcessor : BaseExportProcessor<Activit
     {
         _metrics.SpansEnded.Inc();
         bool full;
+        bool stopping;
         int length;
         lock (_gate)
         {
-            full = _queue.Count >= _maxQueueSize || _stopping;
-            if (!full)
+            stopping = _stopping;
+            full = _queue.Count >= _maxQueueSize;
+            if (!full && !stopping)
             {
                 _queue.Enqueue(data);
                 _enqueued++;
             }
 
             length = _queue.Count;
+        }
+
+        if (stopping)
+        {
+            _metrics.SpansDroppedShutdown.Inc();
+            return;
         }
 
         if (full)
