@@ -8,21 +8,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d /tmp/meshlite-load.XXXXXX)"
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing ${need[*]} (Debian packages)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-linker=()
-if ! command -v clang >/dev/null 2>&1 && command -v clang-14 >/dev/null 2>&1; then linker=(-p:CppCompilerAndLinker=clang-14); fi
+source "$here/../aot.sh"
+install_load_tools
 echo "building MeshLite and bare YARP (Native AOT, Release) into $work"
-dotnet publish "$root/src/MeshLite/MeshLite.csproj" -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$work/meshlite" >"$work/build-meshlite.log" 2>&1 \
-  || { tail -20 "$work/build-meshlite.log"; exit 1; }
-dotnet publish "$here/YarpBaseline/YarpBaseline.csproj" -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$work/yarp" >"$work/build-yarp.log" 2>&1 \
-  || { tail -20 "$work/build-yarp.log"; exit 1; }
+publish_aot "$root/src/MeshLite/MeshLite.csproj" "$work/meshlite" "$work/build-meshlite.log"
+publish_aot "$here/YarpBaseline/YarpBaseline.csproj" "$work/yarp" "$work/build-yarp.log"
 
 mkdir -p "$here/results"
 python3 "$here/harness.py" --work "$work" --out "$here/results"

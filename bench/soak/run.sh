@@ -9,17 +9,8 @@ root="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d /tmp/meshlite-soak.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing ${need[*]} (Debian packages)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-linker=()
-if ! command -v clang >/dev/null 2>&1 && command -v clang-14 >/dev/null 2>&1; then linker=(-p:CppCompilerAndLinker=clang-14); fi
+source "$here/../aot.sh"
+install_load_tools
 echo "building MeshLite (Native AOT, Release) into $work"
-dotnet publish "$root/src/MeshLite/MeshLite.csproj" -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$work/meshlite" >"$work/build.log" 2>&1 \
-  || { tail -20 "$work/build.log"; exit 1; }
+publish_aot "$root/src/MeshLite/MeshLite.csproj" "$work/meshlite" "$work/build.log"
 python3 "$here/soak.py" --work "$work" --out "$here/results"

@@ -136,89 +136,45 @@ public class UpstreamFaultTests
     }
 
     /// <summary>An HTTP/1.1 app on a raw socket whose behaviour is chosen by the request path.</summary>
-    private sealed class MisbehavingApp : IAsyncDisposable
+    private sealed class MisbehavingApp : RawTcpServer
     {
-        private readonly TcpListener _listener;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _accepting;
+        public static Task<MisbehavingApp> StartAsync() => Task.FromResult(new MisbehavingApp());
 
-        private MisbehavingApp(TcpListener listener)
+        protected override async Task ServeAsync(Socket socket)
         {
-            _listener = listener;
-            _accepting = Task.Run(AcceptAsync);
-        }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public static Task<MisbehavingApp> StartAsync()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start(512);
-            return Task.FromResult(new MisbehavingApp(listener));
-        }
-
-        private async Task AcceptAsync()
-        {
-            while (!_stop.IsCancellationRequested)
+            while (await ReadRequestLineAsync(socket) is { } path)
             {
-                Socket socket;
-                try
+                switch (path)
                 {
-                    socket = await _listener.AcceptSocketAsync(_stop.Token);
-                }
-                catch (Exception) when (_stop.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                _ = Task.Run(() => ServeAsync(socket));
-            }
-        }
-
-        private async Task ServeAsync(Socket socket)
-        {
-            using (socket)
-            {
-                try
-                {
-                    while (await ReadRequestLineAsync(socket) is { } path)
-                    {
-                        switch (path)
+                    case "/ok":
+                        await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
+                        continue;
+                    case "/reset-before-headers":
+                        socket.LingerState = new LingerOption(true, 0);
+                        return;
+                    case "/half-closed":
+                        socket.Shutdown(SocketShutdown.Send);
+                        await Task.Delay(TimeSpan.FromSeconds(5), Stopping.Token);
+                        return;
+                    case "/reset-after-headers":
+                        await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial"u8.ToArray());
+                        await Task.Delay(50, Stopping.Token);
+                        socket.LingerState = new LingerOption(true, 0);
+                        return;
+                    case "/slow-headers":
+                        await Task.Delay(TimeSpan.FromSeconds(5), Stopping.Token);
+                        return;
+                    case "/huge":
+                        await socket.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {HugeBytes}\r\n\r\n"));
+                        var block = new byte[64 * 1024];
+                        for (var sent = 0; sent < HugeBytes; sent += block.Length)
                         {
-                            case "/ok":
-                                await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"u8.ToArray());
-                                continue;
-                            case "/reset-before-headers":
-                                socket.LingerState = new LingerOption(true, 0);
-                                return;
-                            case "/half-closed":
-                                socket.Shutdown(SocketShutdown.Send);
-                                await Task.Delay(TimeSpan.FromSeconds(5), _stop.Token);
-                                return;
-                            case "/reset-after-headers":
-                                await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial"u8.ToArray());
-                                await Task.Delay(50, _stop.Token);
-                                socket.LingerState = new LingerOption(true, 0);
-                                return;
-                            case "/slow-headers":
-                                await Task.Delay(TimeSpan.FromSeconds(5), _stop.Token);
-                                return;
-                            case "/huge":
-                                await socket.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {HugeBytes}\r\n\r\n"));
-                                var block = new byte[64 * 1024];
-                                for (var sent = 0; sent < HugeBytes; sent += block.Length)
-                                {
-                                    await socket.SendAsync(block.AsMemory(0, Math.Min(block.Length, HugeBytes - sent)));
-                                }
-
-                                continue;
-                            default:
-                                return;
+                            await socket.SendAsync(block.AsMemory(0, Math.Min(block.Length, HugeBytes - sent)));
                         }
-                    }
-                }
-                catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
-                {
+
+                        continue;
+                    default:
+                        return;
                 }
             }
         }
@@ -239,21 +195,6 @@ public class UpstreamFaultTests
             }
 
             return head.ToString().Split(' ')[1];
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            try
-            {
-                await _accepting;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            _stop.Dispose();
         }
     }
 }

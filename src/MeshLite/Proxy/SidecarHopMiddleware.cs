@@ -102,9 +102,8 @@ internal sealed partial class SidecarHopMiddleware
             Log.HopFailed(_logger, ex, hop.Listener);
             if (context.Response.HasStarted)
             {
-                // Part of a response is out: only a reset tells the client it is incomplete. Completion still runs.
+                // Part of a response is out: only a reset tells the client it is incomplete (completion runs in finally).
                 statusCode = context.Response.StatusCode;
-                Complete(context, hop, statusCode);
                 throw;
             }
 

@@ -20,26 +20,21 @@ public enum CollectorFault
 /// <c>Retry-After</c>, closes without answering, or hangs; when it does answer, it speaks HTTP/1.0 and closes the
 /// connection after every response, and hands the body to a real <see cref="OtlpReceiver"/>, which counts the spans.
 /// </summary>
-public sealed class FaultyCollector : IAsyncDisposable
+public sealed class FaultyCollector : RawTcpServer
 {
     private static readonly HttpClient _forward = new();
 
-    private readonly TcpListener _listener;
     private readonly Func<int, CollectorFault> _faultFor;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
     private int _requests;
 
-    private FaultyCollector(TcpListener listener, OtlpReceiver receiver, Func<int, CollectorFault> faultFor)
+    private FaultyCollector(int port, OtlpReceiver receiver, Func<int, CollectorFault> faultFor)
+        : base(port)
     {
-        _listener = listener;
         Receiver = receiver;
         _faultFor = faultFor;
-        _accepting = Task.Run(AcceptAsync);
     }
 
     public OtlpReceiver Receiver { get; }
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
     public string Endpoint => $"http://127.0.0.1:{Port}/v1/traces";
 
     /// <summary>Export requests seen, answered or not.</summary>
@@ -49,68 +44,35 @@ public sealed class FaultyCollector : IAsyncDisposable
     /// <param name="faultFor">The fault for the n-th request (0-based).</param>
     public static async Task<FaultyCollector> StartAsync(Func<int, CollectorFault> faultFor, int port = 0)
     {
-        var listener = new TcpListener(IPAddress.Loopback, port);
-        listener.Start();
-        return new FaultyCollector(listener, await OtlpReceiver.StartAsync(), faultFor);
+        return new FaultyCollector(port, await OtlpReceiver.StartAsync(), faultFor);
     }
 
-    private async Task AcceptAsync()
+    protected override async Task ServeAsync(Socket socket)
     {
-        while (!_stop.IsCancellationRequested)
+        var (body, ok) = await ReadRequestAsync(socket);
+        if (!ok)
         {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(socket));
+            return;
         }
-    }
 
-    private async Task ServeAsync(Socket socket)
-    {
-        using (socket)
+        var fault = _faultFor(Interlocked.Increment(ref _requests) - 1);
+        switch (fault)
         {
-            try
-            {
-                var (body, ok) = await ReadRequestAsync(socket);
-                if (!ok)
-                {
-                    return;
-                }
-
-                var fault = _faultFor(Interlocked.Increment(ref _requests) - 1);
-                switch (fault)
-                {
-                    case CollectorFault.CloseWithoutResponse:
-                        return;
-                    case CollectorFault.Hang:
-                        await Task.Delay(Timeout.Infinite, _stop.Token);
-                        return;
-                    case CollectorFault.Status503RetryAfter or CollectorFault.Status429RetryAfter:
-                        var status = fault == CollectorFault.Status503RetryAfter ? "503 Service Unavailable" : "429 Too Many Requests";
-                        await socket.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.0 {status}\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
-                        return;
-                }
-
-                using var content = new ByteArrayContent(body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
-                using var forwarded = await _forward.PostAsync($"{Receiver.HttpEndpoint}/v1/traces", content);
-                await socket.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.0 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
-            {
-            }
+            case CollectorFault.CloseWithoutResponse:
+                return;
+            case CollectorFault.Hang:
+                await Task.Delay(Timeout.Infinite, Stopping.Token);
+                return;
+            case CollectorFault.Status503RetryAfter or CollectorFault.Status429RetryAfter:
+                var status = fault == CollectorFault.Status503RetryAfter ? "503 Service Unavailable" : "429 Too Many Requests";
+                await socket.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.0 {status}\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+                return;
         }
+
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+        using var forwarded = await _forward.PostAsync($"{Receiver.HttpEndpoint}/v1/traces", content);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.0 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
     }
 
     private static async Task<(byte[] Body, bool Ok)> ReadRequestAsync(Socket socket)
@@ -159,19 +121,9 @@ public sealed class FaultyCollector : IAsyncDisposable
         return -1;
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _accepting;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
+        await base.DisposeAsync();
         await Receiver.DisposeAsync();
-        _stop.Dispose();
     }
 }
