@@ -93,11 +93,13 @@ public class SecurityTests
         Assert.Equal((200, "registered"), (ok!.Status, ok.Body));
     }
 
-    [Fact]
-    public async Task Passthrough_NeverCarriesTheDecoratorOrPeerMetadata_WhateverTheAppSent()
+    [Theory]
+    [InlineData("MeshLite:Tracing:Sampling", "100")]
+    [InlineData("MeshLite:Tracing:Enabled", "false")]
+    public async Task Passthrough_NeverCarriesTheDecoratorOrPeerMetadata_WhateverTheAppSent(string key, string value)
     {
         await using var external = await TestApp.StartEchoAsync("external");
-        await using var a = await InProcessSidecar.StartAsync("a", 1, new Dictionary<string, string?> { ["MeshLite:Tracing:Sampling"] = "100" });
+        await using var a = await InProcessSidecar.StartAsync("a", 1, new Dictionary<string, string?> { [key] = value });
 
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{a.OutboundAddress}/out");
         request.Headers.Host = $"127.0.0.1:{external.Port}";
@@ -109,7 +111,7 @@ public class SecurityTests
         Assert.Equal("external", await response.Content.ReadAsStringAsync());
         var seen = Assert.Single(external.Received);
         Assert.DoesNotContain(seen.Keys, k => k.StartsWith("x-envoy-", StringComparison.Ordinal));
-        Assert.True(seen.ContainsKey("traceparent"), "trace context still goes out, as Envoy sends it");
+        Assert.Equal(value != "false", seen.ContainsKey("traceparent"));
     }
 
     private static async Task<RawResponse?> SendRawAsync(int port, string request)

@@ -83,6 +83,12 @@ internal sealed partial class HopTracer
             hop.OperationName = hop.Route.OperationName ?? (request.Host.HasValue ? request.Host.Value : "-");
         }
 
+        if (!inbound && hop.Route.Kind != MeshRouteKind.Registry)
+        {
+            // Outside the mesh (passthrough), mesh-internal headers are not the destination's business.
+            headers.Remove(TraceHeaders.DecoratorOperation);
+        }
+
         if (!_enabled || (inbound && IsExcluded(request.Path.Value)))
         {
             hop.Sampling = new SamplingDecision(false, SamplingReason.Excluded);
@@ -206,11 +212,6 @@ internal sealed partial class HopTracer
         if (hop.Route.Kind == MeshRouteKind.Registry)
         {
             headers[TraceHeaders.DecoratorOperation] = hop.OperationName;
-        }
-        else if (!inbound)
-        {
-            // Outside the mesh (passthrough), mesh-internal headers are not the destination's business.
-            headers.Remove(TraceHeaders.DecoratorOperation);
         }
 
         hop.RequestId = finalRequestId;
