@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using MeshLite.Configuration;
 using MeshLite.IntegrationTests.Common;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeshLite.IntegrationTests;
 
@@ -16,11 +18,14 @@ public class SecurityTests
     private static readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null });
 
     [Fact]
-    public void Defaults_AdminListenerIsLoopbackOnly()
+    public async Task ByDefault_TheAdminAndOutboundListenersBindLoopbackOnly()
     {
-        var options = new MeshLiteOptions();
-        Assert.Equal("127.0.0.1", options.Admin.BindAddress);
-        Assert.Equal("127.0.0.1", options.Outbound.BindAddress);
+        // No bind address configured for either (the test defaults set only ports): what the server bound is the default.
+        await using var sidecar = await InProcessSidecar.StartAsync("svc", 1);
+        var addresses = sidecar.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Assert.Contains($"http://127.0.0.1:{sidecar.AdminPort}", addresses);
+        Assert.Contains($"http://127.0.0.1:{sidecar.OutboundPort}", addresses);
+        Assert.DoesNotContain(addresses, a => a.EndsWith($":{sidecar.AdminPort}", StringComparison.Ordinal) && !a.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
     }
 
     [Theory]

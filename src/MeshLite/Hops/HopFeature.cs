@@ -69,9 +69,6 @@ internal sealed class HopFeature
     /// <summary>Set when <c>MeshLite:Tracing:ResponseTraceHeader</c> is on: the trace id for the <c>x-trace-id</c> response header.</summary>
     public string? ResponseTraceId { get; set; }
 
-    /// <summary>Set once the hop's observers have run; completion happens exactly once per hop.</summary>
-    public bool Completed { get; set; }
-
     public CountingRequestBody? RequestBody { get; set; }
     public CountingResponseBody? ResponseBody { get; set; }
 }

@@ -49,12 +49,6 @@ internal sealed class MetadataExchange
             headers[PeerMetadata.IdHeader] = _localId;
             headers[PeerMetadata.Header] = _localMetadata;
         }
-        else
-        {
-            // Passthrough leaves the mesh (Istio's IN_MESH mode): no identity goes with it, whatever the app sent.
-            headers.Remove(PeerMetadata.IdHeader);
-            headers.Remove(PeerMetadata.Header);
-        }
     }
 
     public void OnResponse(IHeaderDictionary headers, HopFeature hop)

@@ -101,16 +101,15 @@ public sealed class PeerMetadata
 
         var labels = fields.Fields.TryGetValue("LABELS", out var l) && l.KindCase == Value.KindOneofCase.StructValue ? l.StructValue : null;
         var workload = Get(fields, "WORKLOAD_NAME", "unknown");
-        var app = Get(labels, "app", "unknown");
         metadata = new PeerMetadata(
             Get(fields, "NAME", "unknown"),
             Get(fields, "NAMESPACE", "unknown"),
             workload,
             Get(fields, "CLUSTER_ID", "unknown"),
-            app,
+            Get(labels, "app", "unknown"),
             Get(labels, "version", "unknown"),
             Get(labels, CanonicalRevisionLabel, "latest"),
-            Get(labels, CanonicalNameLabel, labels?.Fields.ContainsKey("app") == true ? app : workload));
+            Get(labels, CanonicalNameLabel, Get(labels, "app", workload)));
         return true;
     }
 

@@ -22,28 +22,6 @@ internal static class LocalReply
         var body = flag == ResponseFlags.None ? message + "\n" : $"{message} (response_flags: {ResponseFlagNames.Format(flag)})\n";
         return response.WriteAsync(body, context.RequestAborted);
     }
-
-    /// <summary>A plain local reply with no flag of its own (the caller has set it), that never throws: the client may be gone.</summary>
-    public static async Task TryWriteAsync(HttpContext context, HopFeature hop, int statusCode, string message)
-    {
-        var response = context.Response;
-        if (response.HasStarted)
-        {
-            return;
-        }
-
-        try
-        {
-            response.Clear();
-            response.StatusCode = statusCode;
-            response.ContentType = "text/plain";
-            SidecarResponseHeaders.Apply(response, hop);
-            await response.WriteAsync($"{message} (response_flags: {ResponseFlagNames.Format(hop.Flags)})\n", context.RequestAborted);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
-        {
-        }
-    }
 }
 
 internal static class SidecarResponseHeaders

@@ -108,7 +108,14 @@ internal sealed partial class SidecarHopMiddleware
             }
 
             statusCode = StatusCodes.Status500InternalServerError;
-            await LocalReply.TryWriteAsync(context, hop, statusCode, "internal error");
+            try
+            {
+                await LocalReply.WriteAsync(context, hop, statusCode, ResponseFlags.LocalReset, "internal_error", "internal error");
+            }
+            catch (Exception writeFailure) when (writeFailure is OperationCanceledException or IOException)
+            {
+                // The client left while it was being answered; the hop is still recorded below.
+            }
         }
         finally
         {
@@ -142,17 +149,11 @@ internal sealed partial class SidecarHopMiddleware
     }
 
     /// <summary>
-    /// Hands the finished hop to its observers, once. Each is isolated: one that throws is logged and counted, and the
-    /// others (the break detector's in-flight slot first of all) still run.
+    /// Hands the finished hop to its observers; called from one <c>finally</c>, so once per hop. Each is isolated: one
+    /// that throws is logged and counted, and the others (the break detector's in-flight slot first of all) still run.
     /// </summary>
     private void Complete(HttpContext context, HopFeature hop, int statusCode)
     {
-        if (hop.Completed)
-        {
-            return;
-        }
-
-        hop.Completed = true;
         var elapsed = Stopwatch.GetElapsedTime(hop.StartTimestamp);
         try
         {

@@ -13,7 +13,7 @@ namespace MeshLite.Proxy;
 /// <summary>
 /// Header and protocol handling as an Istio sidecar does it: the Host is kept, <c>x-forwarded-for</c> is not appended
 /// (sidecars are not the edge) but <c>x-forwarded-proto</c> is set when absent, headers named by <c>Connection</c> are
-/// dropped, HTTP/2 is spoken upstream when the client spoke it (gRPC), passthrough goes to the request's own Host,
+/// dropped, HTTP/2 is spoken upstream when the client spoke it (gRPC), passthrough goes to the request's own Host without mesh-internal headers,
 /// and responses get <c>x-envoy-upstream-service-time</c> and Envoy's <c>server</c> header.
 /// </summary>
 internal sealed class SidecarTransformProvider : ITransformProvider
@@ -79,6 +79,11 @@ internal sealed class SidecarTransformProvider : ITransformProvider
             var hop = httpContext.Features.Get<HopFeature>();
             if (passthrough)
             {
+                // Passthrough leaves the mesh (Istio's IN_MESH mode): mesh-internal headers stay behind, whatever the app sent.
+                proxyRequest.Headers.Remove(TraceHeaders.DecoratorOperation);
+                proxyRequest.Headers.Remove(PeerMetadata.Header);
+                proxyRequest.Headers.Remove(PeerMetadata.IdHeader);
+
                 var host = request.Host.Value;
                 proxyRequest.RequestUri = new Uri($"http://{host}{request.PathBase}{request.Path}{request.QueryString}");
                 if (hop is not null)

@@ -83,12 +83,6 @@ internal sealed partial class HopTracer
             hop.OperationName = hop.Route.OperationName ?? (request.Host.HasValue ? request.Host.Value : "-");
         }
 
-        if (!inbound && hop.Route.Kind != MeshRouteKind.Registry)
-        {
-            // Outside the mesh (passthrough), mesh-internal headers are not the destination's business.
-            headers.Remove(TraceHeaders.DecoratorOperation);
-        }
-
         if (!_enabled || (inbound && IsExcluded(request.Path.Value)))
         {
             hop.Sampling = new SamplingDecision(false, SamplingReason.Excluded);

@@ -16,14 +16,14 @@ internal static class RequiredTools
     public static string SkipReason(string tool, string package) =>
         $"{tool} is not installed on this machine (apt-get install {package}); .ci/run installs it so CI runs this test.";
 
-    public static string RequireClang() => Clang ?? throw SkipException("clang", "clang zlib1g-dev");
+    public static string RequireClang() => Require(Clang, "clang", "clang zlib1g-dev");
 
-    public static string RequirePython() => Python ?? throw SkipException("python3", "python3");
+    public static string RequirePython() => Require(Python, "python3", "python3");
 
-    private static Exception SkipException(string tool, string package)
+    private static string Require(string? path, string tool, string package)
     {
-        Assert.Skip(SkipReason(tool, package));
-        return new InvalidOperationException("unreachable");
+        Assert.SkipWhen(path is null, SkipReason(tool, package));
+        return path;
     }
 
     private static string? FirstExisting(params string[] paths) => paths.FirstOrDefault(File.Exists);
