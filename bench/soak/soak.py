@@ -56,13 +56,17 @@ def main():
         saturation = harness.wrk(PORT, "/", 10, harness.PCT_LUA, 32)
         saturation_rps = saturation["requests"] / saturation["seconds"]
 
-        # wrk paces per connection: with a 4 ms delay each connection sends at most ~250 req/s (less the request time).
+        # wrk paces each connection by waiting `delay` after every response, so a connection's rate is
+        # 1000 / (delay + response time): a short paced trial measures it, and the connection count is scaled to match.
         target_rps = saturation_rps / 2
-        connections = max(1, round(target_rps / 200))
-        delay_ms = max(1, round(connections * 1000 / target_rps))
+        delay_ms = 5
+        connections = max(1, round(target_rps * delay_ms / 1000))
+        trial = harness.wrk(PORT, "/", 5, PACED_LUA.format(delay=delay_ms), connections)
+        per_connection = trial["requests"] / trial["seconds"] / connections
+        connections = max(1, round(target_rps / per_connection))
         seconds = int(minutes * 60)
         harness.log(f"saturation {saturation_rps:.0f} req/s; soaking at ~{target_rps:.0f} req/s for {seconds} s "
-                    f"({connections} connections, {delay_ms} ms between requests)")
+                    f"({connections} connections at ~{per_connection:.0f} req/s each, {delay_ms} ms between requests)")
 
         result = {}
         runner = threading.Thread(target=lambda: result.update(
@@ -89,7 +93,9 @@ def main():
         third = max(1, len(steady) // 3)
         report = {
             "minutes": minutes, "sampling_percent": float(sampling),
-            "saturation_rps": round(saturation_rps), "soak_rps": round(result["requests"] / result["seconds"]),
+            "saturation_rps": round(saturation_rps), "target_rps": round(target_rps),
+            "soak_rps": round(result["requests"] / result["seconds"]),
+            "held_of_target": round(result["requests"] / result["seconds"] / target_rps, 2),
             "requests": result["requests"], "failed_requests": result["errors"],
             "p50_ms": result["p50"], "p99_ms": result["p99"],
             "rss_mb_first_third": round(statistics.median(s[1] for s in steady[:third]), 1),
