@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
@@ -26,7 +27,7 @@ public class PropagationBreaksBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _breaks = new PropagationBreaks(BenchmarkSidecar.Settings(), new InflightInbound(), new MeshLiteMetrics());
+        _breaks = new PropagationBreaks(new LiveSettings(BenchmarkSidecar.Settings(), TimeProvider.System), new InflightInbound(), new MeshLiteMetrics());
         var route = BenchmarkSidecar.InboundRoute;
         for (var i = 0; i < InFlight; i++)
         {

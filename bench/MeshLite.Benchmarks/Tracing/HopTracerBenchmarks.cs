@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
 using MeshLite.Tracing;
@@ -77,9 +78,8 @@ public class HopTracerBenchmarks
 
     private static HopTracer Create(string sampling)
     {
-        var settings = BenchmarkSidecar.Settings(("MeshLite:Tracing:Sampling", sampling));
+        var live = new LiveSettings(BenchmarkSidecar.Settings(("MeshLite:Tracing:Sampling", sampling)), TimeProvider.System);
         var metrics = new MeshLiteMetrics();
-        return new HopTracer(settings, new TraceSampler(settings.Options.Tracing), new CustomTags(settings.Options.Tracing.CustomTags, _ => null),
-            metrics, new PropagationBreaks(settings, new InflightInbound(), metrics), NullLogger<HopTracer>.Instance);
+        return new HopTracer(live, metrics, new PropagationBreaks(live, new InflightInbound(), metrics), NullLogger<HopTracer>.Instance);
     }
 }

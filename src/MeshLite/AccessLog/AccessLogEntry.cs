@@ -35,4 +35,5 @@ internal readonly record struct AccessLogEntry(
     string RouteName,
     TraceIdentifier TraceId,
     SpanIdentifier SpanId,
-    bool Sampled);
+    bool Sampled,
+    int UpstreamAttemptCount = 0);

@@ -8,7 +8,8 @@ namespace MeshLite.AccessLog;
 
 /// <summary>
 /// Istio's access-log formats: the default TEXT line (<c>EnvoyTextLogFormat</c>: same fields, same order, <c>-</c> for
-/// empty) and the JSON encoding (typed values, <c>null</c> for unset), each with the trace and span id added last.
+/// empty) and the JSON encoding (typed values, <c>null</c> for unset), each with the trace id, the span id and Envoy's
+/// <c>%UPSTREAM_REQUEST_ATTEMPT_COUNT%</c> added last.
 /// </summary>
 internal static class AccessLogFormatter
 {
@@ -48,6 +49,7 @@ internal static class AccessLogFormatter
         AppendId(line, e.TraceId.IsEmpty ? default : id[..e.TraceId.WriteHex(id)]);
         line.Append(' ');
         AppendId(line, e.SpanId.IsEmpty ? default : id[..e.SpanId.WriteHex(id)]);
+        line.Append(' ').Append(e.UpstreamAttemptCount);
         line.Append('\n');
     }
 
@@ -89,6 +91,8 @@ internal static class AccessLogFormatter
             json.WriteString("trace_id", id[..e.TraceId.WriteHex(id)]);
             json.WriteString("span_id", id[..e.SpanId.WriteHex(id)]);
         }
+
+        json.WriteNumber("upstream_request_attempt_count", e.UpstreamAttemptCount);
         json.WriteEndObject();
     }
 

@@ -7,42 +7,71 @@ using MeshLite.Metrics;
 namespace MeshLite.AccessLog;
 
 /// <summary>
-/// Writes access-log lines to stdout from a bounded buffer drained by one background thread. A request only tries to
-/// enqueue; when stdout is slow and the buffer is full the line is dropped and counted, and the request never waits.
+/// Writes access-log lines from a bounded buffer drained by one background thread. A request only tries to enqueue;
+/// when the output is slow and the buffer is full the line is dropped and counted, and the request never waits.
+/// Turning the log on or off, its encoding and its path follow the live configuration; a new path is opened before
+/// the old one is let go, so no line is lost across a reload.
 /// </summary>
 internal sealed class AccessLogWriter : IAsyncDisposable
 {
     private readonly Channel<AccessLogEntry> _channel;
-    private readonly Stream _output;
-    private readonly bool _json;
     private readonly MeshLiteMetrics _metrics;
-    private readonly Task _drain;
+    private readonly Lock _gate = new();
+    private volatile Sink _sink;
+    private Task _drain = Task.CompletedTask;
 
-    public AccessLogWriter(MeshLiteSettings settings, MeshLiteMetrics metrics)
-        : this(settings.Options.AccessLog, metrics, Open(settings.Options.AccessLog))
+    public AccessLogWriter(LiveSettings live, MeshLiteMetrics metrics)
+        : this(live.Current.Options.AccessLog, metrics, output: null)
     {
+        live.Changed += settings => Configure(settings.Options.AccessLog);
     }
 
-    internal AccessLogWriter(AccessLogOptions options, MeshLiteMetrics metrics, Stream output)
+    internal AccessLogWriter(AccessLogOptions options, MeshLiteMetrics metrics, Stream? output)
     {
         _metrics = metrics;
-        _output = output;
-        _json = string.Equals(options.Encoding, "JSON", StringComparison.OrdinalIgnoreCase);
-        Enabled = options.Enabled;
         _channel = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(options.BufferSize)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
-        _drain = Enabled ? Task.Factory.StartNew(Drain, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default) : Task.CompletedTask;
+        // A log that is off opens nothing (Open gives stdout, a placeholder): turning it on later opens its path.
+        _sink = new Sink(options.Enabled, IsJson(options), options.Enabled ? options.Path : string.Empty, output ?? Open(options));
+        if (options.Enabled)
+        {
+            StartDrain();
+        }
     }
 
-    public bool Enabled { get; }
+    public bool Enabled => _sink.Enabled;
 
-    private static Stream Open(AccessLogOptions options) =>
-        !options.Enabled || string.IsNullOrEmpty(options.Path) || options.Path == AccessLogOptions.StandardOutput
-            ? Console.OpenStandardOutput()
-            : new FileStream(options.Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+    public void Configure(AccessLogOptions options)
+    {
+        lock (_gate)
+        {
+            var current = _sink;
+            var path = current.Path;
+            var output = current.Output;
+            if (options.Enabled && !string.Equals(current.Path, options.Path, StringComparison.Ordinal))
+            {
+                try
+                {
+                    output = Open(options);
+                    path = options.Path;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // The validator saw the directory; if the file still cannot be opened, keep writing where we were.
+                    _metrics.RecordInternalError("access_log");
+                }
+            }
+
+            _sink = new Sink(options.Enabled, IsJson(options), path, output);
+            if (options.Enabled)
+            {
+                StartDrain();
+            }
+        }
+    }
 
     public void Write(in AccessLogEntry entry)
     {
@@ -52,10 +81,45 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Writes every queued line and stops taking new ones; for the end of a drain, once no request can write.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
     {
         _channel.Writer.TryComplete();
-        await Task.WhenAny(_drain, Task.Delay(TimeSpan.FromSeconds(2)));
+        Task drain;
+        lock (_gate)
+        {
+            drain = _drain;
+        }
+
+        try
+        {
+            await drain.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of shutdown time: what is left is lost, as it would be if the process were killed.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await FlushAsync(timeout.Token);
+    }
+
+    private static bool IsJson(AccessLogOptions options) => string.Equals(options.Encoding, "JSON", StringComparison.OrdinalIgnoreCase);
+
+    private static Stream Open(AccessLogOptions options) =>
+        !options.Enabled || string.IsNullOrEmpty(options.Path) || options.Path == AccessLogOptions.StandardOutput
+            ? Console.OpenStandardOutput()
+            : new FileStream(options.Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+
+    private void StartDrain()
+    {
+        if (_drain.IsCompleted && !_channel.Reader.Completion.IsCompleted)
+        {
+            _drain = Task.Factory.StartNew(Drain, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
     }
 
     private void Drain()
@@ -64,11 +128,20 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         var buffer = new MemoryStream(4096);
         using var json = new Utf8JsonWriter(buffer);
         var reader = _channel.Reader;
+        var output = _sink.Output;
         while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
+            var sink = _sink;
+            if (!ReferenceEquals(sink.Output, output))
+            {
+                // A reload moved the log: lines queued from now on go to the new place.
+                Retire(output);
+                output = sink.Output;
+            }
+
             while (reader.TryRead(out var entry))
             {
-                if (_json)
+                if (sink.Json)
                 {
                     AccessLogFormatter.WriteJson(json, entry);
                     json.Flush();
@@ -85,15 +158,23 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
                 if (buffer.Length > 32 * 1024)
                 {
-                    Flush(buffer);
+                    Flush(output, buffer);
                 }
             }
 
-            Flush(buffer);
+            Flush(output, buffer);
         }
     }
 
-    private void Flush(MemoryStream buffer)
+    private static void Retire(Stream output)
+    {
+        if (output is FileStream)
+        {
+            output.Dispose();
+        }
+    }
+
+    private static void Flush(Stream output, MemoryStream buffer)
     {
         if (buffer.Length == 0)
         {
@@ -102,8 +183,8 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
         try
         {
-            _output.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-            _output.Flush();
+            output.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+            output.Flush();
         }
         catch (IOException)
         {
@@ -112,4 +193,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
         buffer.SetLength(0);
     }
+
+    /// <summary>Where lines go and how they are written; replaced whole on reload.</summary>
+    private sealed record Sink(bool Enabled, bool Json, string Path, Stream Output);
 }

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using MeshLite.Lifecycle;
 using MeshLite.Hosting;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
@@ -63,9 +63,11 @@ internal static class AdminEndpoints
     private static async Task WriteConfigDumpAsync(HttpContext context)
     {
         var services = context.RequestServices;
-        var settings = services.GetRequiredService<MeshLiteSettings>();
+        var version = services.GetRequiredService<LiveSettings>().Version;
+        var settings = version.Settings;
+        var file = services.GetRequiredService<ConfigurationFile>();
         var bindings = services.GetRequiredService<ListenerBindings>();
-        var options = JsonSerializer.SerializeToNode(settings.Options, AdminJsonContext.Default.MeshLiteOptions)!.AsObject();
+        var options = JsonSerializer.SerializeToNode(settings.Options, ConfigurationJsonContext.Default.MeshLiteOptions)!.AsObject();
         if (options["Tracing"]?["Otlp"] is JsonObject otlp && otlp["Headers"] is not null)
         {
             otlp["Headers"] = "[redacted]";
@@ -77,8 +79,26 @@ internal static class AdminEndpoints
             listeners[kind.ToString()] = bindings.Port(kind);
         }
 
+        var configuration = new JsonObject
+        {
+            ["version"] = version.Number,
+            ["loaded_at"] = version.LoadedAt.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["file"] = file.Path,
+            ["reloads"] = file.Path is null ? "off (no --config file)" : "on (edits of the file apply live)",
+            ["restart_required"] = new JsonArray([.. version.RestartRequired.Select(k => (JsonNode?)k)]),
+        };
+        if (version.LastRejection is { } rejection)
+        {
+            configuration["last_rejected"] = new JsonObject
+            {
+                ["at"] = rejection.At.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                ["errors"] = new JsonArray([.. rejection.Errors.Select(e => (JsonNode?)e)]),
+            };
+        }
+
         var dump = new JsonObject
         {
+            ["configuration"] = configuration,
             ["identity"] = new JsonObject
             {
                 ["node_id"] = settings.NodeId,
@@ -182,7 +202,3 @@ internal static class AdminEndpoints
         OtlpJsonWriter.Write(json, resource, ring.Snapshot(limit, traceId));
     }
 }
-
-[JsonSerializable(typeof(MeshLiteOptions))]
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-internal sealed partial class AdminJsonContext : JsonSerializerContext;

@@ -43,6 +43,14 @@ public sealed class MeshLiteOptions
     public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     public TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>
+    /// Istio's <c>terminationDrainDuration</c>: after SIGTERM (or <c>POST /drain_listeners</c>) readiness is 503 and the
+    /// listeners keep serving this long, closing each HTTP/1 connection after its response, before they stop.
+    /// </summary>
+    public TimeSpan TerminationDrainDuration { get; set; } = DefaultTerminationDrainDuration;
+
+    public static readonly TimeSpan DefaultTerminationDrainDuration = TimeSpan.FromSeconds(5);
 }
 
 public sealed class MetricsOptions
@@ -110,7 +118,7 @@ public sealed class InboundListenerOptions : ListenerOptions
     /// <summary><c>auto</c> (the protocol the request arrived in), <c>http</c> (HTTP/1.1) or <c>http2</c> (cleartext HTTP/2, as gRPC needs).</summary>
     public string AppProtocol { get; set; } = UpstreamProtocols.Auto;
 
-    /// <summary>How long the app may stay silent (no response bytes) before the request fails with 504 <c>UT</c>.</summary>
+    /// <summary>As <see cref="ServiceOptions.Timeout"/>, toward the local app; unset means no timeout, as on Istio's inbound routes.</summary>
     public TimeSpan? Timeout { get; set; }
 }
 
@@ -175,7 +183,29 @@ public sealed class ServiceOptions
 
     public string Protocol { get; set; } = UpstreamProtocols.Auto;
 
+    /// <summary>
+    /// Istio's route <c>timeout</c>: the upstream's response headers must arrive within it, across all retries, and while
+    /// the body streams a silence this long ends it (504 <c>UT</c>). Unset means no timeout, as in Istio.
+    /// </summary>
     public TimeSpan? Timeout { get; set; }
+
+    /// <summary>Istio's <c>HTTPRetry</c>; unset means no retries. An empty object means Istio's built-in policy.</summary>
+    public RetryOptions? Retries { get; set; }
+}
+
+/// <summary>Istio's <c>HTTPRetry</c>, applied by the calling sidecar as Envoy's router applies its retry policy.</summary>
+public sealed class RetryOptions
+{
+    /// <summary>Retries after the first try (Istio's <c>attempts</c>; its built-in default is 2). 0 turns retries off.</summary>
+    public int Attempts { get; set; } = DefaultAttempts;
+
+    /// <summary>How long each try may wait for response headers; unset means only <see cref="ServiceOptions.Timeout"/> bounds it.</summary>
+    public TimeSpan? PerTryTimeout { get; set; }
+
+    /// <summary>Envoy's conditions and HTTP status codes, comma-separated; empty means Istio's default list.</summary>
+    public string? RetryOn { get; set; }
+
+    public const int DefaultAttempts = 2;
 }
 
 public static class UpstreamProtocols

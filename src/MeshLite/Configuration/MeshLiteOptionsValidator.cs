@@ -137,6 +137,12 @@ internal static class MeshLiteOptionsValidator
         }
 
         CheckTracing(errors, o.Tracing, o.Services);
+
+        if (o.TerminationDrainDuration < TimeSpan.Zero || o.TerminationDrainDuration > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{P}TerminationDrainDuration '{o.TerminationDrainDuration}' must be between 00:00:00 and 01:00:00.");
+        }
+
         return errors;
     }
 
@@ -171,6 +177,34 @@ internal static class MeshLiteOptionsValidator
         }
 
         CheckTimeout(errors, key + ":Timeout", service.Timeout);
+        if (service.Retries is { } retries)
+        {
+            CheckRetries(errors, key + ":Retries", retries);
+        }
+    }
+
+    /// <summary>Istio's rules for <c>HTTPRetry</c> (<c>pkg/config/validation/virtualservice.go</c>).</summary>
+    private static void CheckRetries(List<string> errors, string key, RetryOptions retries)
+    {
+        if (retries.Attempts < 0)
+        {
+            errors.Add($"{P}{key}:Attempts '{retries.Attempts}' must not be negative (0 turns retries off).");
+        }
+
+        if (retries.Attempts == 0 && (retries.PerTryTimeout is not null || !string.IsNullOrEmpty(retries.RetryOn)))
+        {
+            errors.Add($"{P}{key}:Attempts is 0, so PerTryTimeout and RetryOn must not be set (as Istio requires).");
+        }
+
+        if (retries.PerTryTimeout is { } perTry && perTry < TimeSpan.FromMilliseconds(1))
+        {
+            errors.Add($"{P}{key}:PerTryTimeout '{perTry}' must be at least 1 ms (e.g. 00:00:00.500).");
+        }
+
+        if (!RetryOn.TryParse(retries.RetryOn, out _, out _, out var error))
+        {
+            errors.Add($"{P}{key}:RetryOn {error}.");
+        }
     }
 
     private static void CheckTracing(List<string> errors, TracingOptions t, Dictionary<string, ServiceOptions> services)

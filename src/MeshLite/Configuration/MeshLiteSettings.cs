@@ -37,7 +37,21 @@ internal sealed class MeshLiteSettings
     public bool RegistryOnly { get; }
 
     /// <summary>Binds the <c>MeshLite</c> section, applies the downward-API defaults, validates, and throws one exception naming every bad key.</summary>
-    public static MeshLiteSettings Load(IConfiguration configuration)
+    public static MeshLiteSettings Load(IConfiguration configuration) => new(Bind(configuration));
+
+    /// <summary>
+    /// Loads an edited configuration for a running sidecar. What only a restart can change (identity, listeners,
+    /// limits, the exporter) keeps its running value, and the keys that were edited anyway are named in
+    /// <paramref name="restartRequired"/>; everything else is the new configuration.
+    /// </summary>
+    public static MeshLiteSettings Reload(MeshLiteSettings running, IConfiguration configuration, out IReadOnlyList<string> restartRequired)
+    {
+        var next = Bind(configuration);
+        restartRequired = RestartOnlyKeys.KeepRunningValues(running.Options, next);
+        return new MeshLiteSettings(next);
+    }
+
+    private static MeshLiteOptions Bind(IConfiguration configuration)
     {
         var options = new MeshLiteOptions();
         try
@@ -67,7 +81,7 @@ internal sealed class MeshLiteSettings
             throw new MeshLiteConfigurationException(errors);
         }
 
-        return new MeshLiteSettings(options);
+        return options;
     }
 
     private static string FirstHostAddress()

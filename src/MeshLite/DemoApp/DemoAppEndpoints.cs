@@ -25,7 +25,7 @@ internal static class DemoAppEndpoints
 
     private static async Task HandleAsync(HttpContext context)
     {
-        var settings = context.RequestServices.GetRequiredService<MeshLiteSettings>();
+        var settings = context.RequestServices.GetRequiredService<LiveSettings>().Current;
         var app = settings.Options.DemoApp;
         var delay = app.LatencyMs + (app.LatencyJitterMs > 0 ? Random.Shared.Next(app.LatencyJitterMs + 1) : 0);
         if (delay > 0)

@@ -12,18 +12,32 @@ internal sealed class CountingRequestBody : Stream
 
     public long BytesRead { get; private set; }
 
+    /// <summary>Someone began to read the body; from then on the request cannot be sent again.</summary>
+    public bool ReadStarted { get; private set; }
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => Count(_inner.Read(buffer, offset, count));
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        ReadStarted = true;
+        return Count(_inner.Read(buffer, offset, count));
+    }
 
-    public override int Read(Span<byte> buffer) => Count(_inner.Read(buffer));
+    public override int Read(Span<byte> buffer)
+    {
+        ReadStarted = true;
+        return Count(_inner.Read(buffer));
+    }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        Count(await _inner.ReadAsync(buffer, cancellationToken));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ReadStarted = true;
+        return Count(await _inner.ReadAsync(buffer, cancellationToken));
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

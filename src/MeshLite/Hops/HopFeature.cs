@@ -69,6 +69,15 @@ internal sealed class HopFeature
     /// <summary>Set when <c>MeshLite:Tracing:ResponseTraceHeader</c> is on: the trace id for the <c>x-trace-id</c> response header.</summary>
     public string? ResponseTraceId { get; set; }
 
+    /// <summary>Tries sent upstream (<c>%UPSTREAM_REQUEST_ATTEMPT_COUNT%</c>) when the cluster has a retry policy or timeout; 0 otherwise.</summary>
+    public int UpstreamAttempts { get; set; }
+
+    /// <summary>Why each retry was made (<c>503</c>, <c>connect-failure</c>, …); null when none was.</summary>
+    public List<string>? RetryReasons { get; set; }
+
+    /// <summary>Envoy's attempt count: the tries made, 1 for a forwarded request without a retry policy, 0 when nothing was sent.</summary>
+    public int AttemptCount => UpstreamAttempts > 0 ? UpstreamAttempts : ForwardTimestamp != 0 ? 1 : 0;
+
     public CountingRequestBody? RequestBody { get; set; }
     public CountingResponseBody? ResponseBody { get; set; }
 }

@@ -21,6 +21,7 @@ public enum ResponseFlags : ushort
     FaultInjected = 1 << 10,
     DownstreamConnectionTermination = 1 << 11,
     UpstreamProtocolError = 1 << 12,
+    UpstreamRetryLimitExceeded = 1 << 13,
 }
 
 public static class ResponseFlagNames
@@ -39,6 +40,7 @@ public static class ResponseFlagNames
         (ResponseFlags.DelayInjected, "DI"),
         (ResponseFlags.FaultInjected, "FI"),
         (ResponseFlags.DownstreamConnectionTermination, "DC"),
+        (ResponseFlags.UpstreamRetryLimitExceeded, "URX"),
         (ResponseFlags.UpstreamProtocolError, "UPE"),
     ];
 

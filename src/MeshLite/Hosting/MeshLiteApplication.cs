@@ -4,6 +4,7 @@ using MeshLite.Admin;
 using MeshLite.Configuration;
 using MeshLite.DemoApp;
 using MeshLite.Hops;
+using MeshLite.Lifecycle;
 using MeshLite.Metrics;
 using MeshLite.Proxy;
 using MeshLite.Tracing;
@@ -21,6 +22,7 @@ public static partial class MeshLiteApplication
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        var file = ConfigurationFile.None;
         if (builder.Configuration["config"] is { Length: > 0 } configFile)
         {
             var path = Path.GetFullPath(configFile);
@@ -31,7 +33,7 @@ public static partial class MeshLiteApplication
 
             try
             {
-                builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+                file = ConfigurationFile.Add(builder.Configuration, path);
             }
             catch (InvalidDataException ex)
             {
@@ -45,6 +47,7 @@ public static partial class MeshLiteApplication
         }
 
         configure?.Invoke(builder);
+        builder.Services.AddSingleton(file);
         builder.AddMeshLite();
         var app = builder.Build();
         app.MapMeshLite();
@@ -97,29 +100,41 @@ public static partial class MeshLiteApplication
             }
         });
 
+        // The settings as started (identity, listeners: what only a restart changes) and the live version of everything else.
         services.AddSingleton(settings);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new LiveSettings(settings, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(bindings);
         services.AddSingleton<SidecarState>();
         services.AddSingleton<MatcherPolicy, ListenerMatcherPolicy>();
-        var routes = new MeshRouteTable(settings);
+        var routes = new LiveRouteTable(settings);
         services.AddSingleton(routes);
-        services.AddSingleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>();
         services.AddReverseProxy()
-            .LoadFromMemory(routes.Routes, routes.Clusters)
+            .LoadFromMemory(routes.Current.Routes, routes.Current.Clusters)
             .AddTransforms<SidecarTransformProvider>();
         services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>());
+        services.AddSingleton<UpstreamRetryMetrics>();
+        services.AddHostedService<ConfigurationReloader>();
+        services.AddHostedService<GracefulDrain>();
+        builder.Services.Configure<HostOptions>(host =>
+        {
+            // The drain is part of shutdown: leave the requests in flight as long after it as before (30 s by default).
+            if (host.ShutdownTimeout != Timeout.InfiniteTimeSpan && host.ShutdownTimeout < options.TerminationDrainDuration + MinimumShutdownAfterDrain)
+            {
+                host.ShutdownTimeout = options.TerminationDrainDuration + MinimumShutdownAfterDrain;
+            }
+        });
         services.AddSingleton<MeshLiteMetrics>();
         services.AddSingleton<IstioMetrics>();
         services.AddSingleton<MetadataExchange>();
         services.AddSingleton<AccessLogWriter>();
-        services.TryAddSingleton(TimeProvider.System);
         services.AddMeshLiteTracing(builder.Configuration, settings);
     }
 
     internal static void MapMeshLite(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<MeshLiteSettings>();
-        var routes = app.Services.GetRequiredService<MeshRouteTable>();
+        var routes = app.Services.GetRequiredService<LiveRouteTable>();
         var bindings = app.Services.GetRequiredService<ListenerBindings>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshLite");
         app.Services.GetRequiredService<SidecarState>();
@@ -144,10 +159,8 @@ public static partial class MeshLiteApplication
             DemoAppEndpoints.Map(app);
         }
 
-        if (settings.RegistryOnly)
-        {
-            MeshLocalRoutes.MapBlackHole(app);
-        }
+        // Always mapped, behind the passthrough route: OutboundTrafficPolicy can then change on reload.
+        MeshLocalRoutes.MapBlackHole(app);
 
         app.MapReverseProxy(pipeline =>
             {
@@ -158,12 +171,14 @@ public static partial class MeshLiteApplication
             })
             .ConfigureEndpoints((endpoint, route) =>
             {
-                if (routes.Find(route.RouteId) is { } meshRoute)
+                if (routes.Current.Find(route.RouteId) is { } meshRoute)
                 {
                     endpoint.WithMetadata(meshRoute, new ListenerMetadata(meshRoute.Listener));
                 }
             });
     }
+
+    private static readonly TimeSpan MinimumShutdownAfterDrain = TimeSpan.FromSeconds(25);
 
     private static void Listen(KestrelServerOptions kestrel, ListenerBindings bindings, ListenerKind kind, string address, int port, HttpProtocols protocols)
     {

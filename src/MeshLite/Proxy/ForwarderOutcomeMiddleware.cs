@@ -21,12 +21,14 @@ internal sealed class ForwarderOutcomeMiddleware
 
     private readonly RequestDelegate _next;
     private readonly MeshLiteSettings _settings;
+    private readonly LiveSettings _live;
     private readonly ConcurrentDictionary<string, string?> _authorities = new(StringComparer.Ordinal);
 
-    public ForwarderOutcomeMiddleware(RequestDelegate next, MeshLiteSettings settings)
+    public ForwarderOutcomeMiddleware(RequestDelegate next, MeshLiteSettings settings, LiveSettings live)
     {
         _next = next;
         _settings = settings;
+        _live = live;
     }
 
     public Task Invoke(HttpContext context)
@@ -48,7 +50,7 @@ internal sealed class ForwarderOutcomeMiddleware
             return LocalReply.WriteAsync(context, hop, StatusCodes.Status413PayloadTooLarge, ResponseFlags.None, "request_payload_too_large", "Payload Too Large");
         }
 
-        var fault = _settings.Options.Fault;
+        var fault = _live.Current.Options.Fault;
         if (hop.Route.Kind == MeshRouteKind.Inbound && (fault.Delay.Percentage > 0 || fault.Abort.Percentage > 0))
         {
             return InvokeWithFaultsAsync(context, hop, fault);

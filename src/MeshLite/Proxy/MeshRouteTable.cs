@@ -6,7 +6,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace MeshLite.Proxy;
 
 /// <summary>
-/// The service registry as YARP routes and clusters, named as Istio names them: <c>inbound|8080||</c> to the local
+/// One configuration version's service registry as YARP routes and clusters, named as Istio names them: <c>inbound|8080||</c> to the local
 /// app, <c>outbound|80||payment.default.svc.cluster.local</c> per registry service (matched on its short name, the
 /// namespaced names and the FQDN, with or without port), and <c>PassthroughCluster</c> for everything else.
 /// </summary>
@@ -17,6 +17,7 @@ internal sealed class MeshRouteTable
     private const string CatchAll = "/{**catch-all}";
 
     private readonly Dictionary<string, MeshRoute> _byRouteId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, UpstreamPolicy> _policies = new(StringComparer.Ordinal);
 
     public MeshRouteTable(MeshLiteSettings settings)
     {
@@ -27,7 +28,7 @@ internal sealed class MeshRouteTable
         var inbound = new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, settings.InboundClusterName, settings.ServiceName,
             settings.InboundOperationName, options.Inbound.AppProtocol, settings.Namespace, settings.ServiceFqdn);
         Add(routes, new RouteConfig { RouteId = InboundRouteId, ClusterId = inbound.ClusterName, Match = new RouteMatch { Path = CatchAll } }, inbound);
-        clusters.Add(Cluster(inbound.ClusterName!, [$"http://127.0.0.1:{settings.AppPort}"], options.Inbound.Timeout));
+        clusters.Add(Cluster(inbound.ClusterName!, [$"http://127.0.0.1:{settings.AppPort}"], UpstreamPolicy.From(null, options.Inbound.Timeout)));
 
         foreach (var (name, service) in options.Services.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
@@ -42,7 +43,7 @@ internal sealed class MeshRouteTable
                 ClusterId = route.ClusterName,
                 Match = new RouteMatch { Path = CatchAll, Hosts = hosts },
             }, route);
-            clusters.Add(Cluster(route.ClusterName!, service.Endpoints, service.Timeout));
+            clusters.Add(Cluster(route.ClusterName!, service.Endpoints, UpstreamPolicy.From(service.Retries, service.Timeout)));
         }
 
         if (!settings.RegistryOnly)
@@ -57,7 +58,7 @@ internal sealed class MeshRouteTable
             }, passthrough);
 
             // The address is a placeholder: the passthrough transform sends each request to its own Host.
-            clusters.Add(Cluster(MeshRoute.PassthroughCluster, ["http://passthrough.invalid/"], null));
+            clusters.Add(Cluster(MeshRoute.PassthroughCluster, ["http://passthrough.invalid/"], policy: null));
         }
 
         Routes = routes;
@@ -73,19 +74,51 @@ internal sealed class MeshRouteTable
 
     public MeshRoute? Find(string routeId) => _byRouteId.GetValueOrDefault(routeId);
 
+    /// <summary>The retry policy and timeout of a cluster, or null when it has neither.</summary>
+    public UpstreamPolicy? Policy(string? clusterId) => clusterId is null ? null : _policies.GetValueOrDefault(clusterId);
+
     private void Add(List<RouteConfig> routes, RouteConfig route, MeshRoute meshRoute)
     {
         routes.Add(route);
         _byRouteId[route.RouteId] = meshRoute;
     }
 
-    private static ClusterConfig Cluster(string id, IReadOnlyList<string> endpoints, TimeSpan? timeout) => new()
+    private ClusterConfig Cluster(string id, IReadOnlyList<string> endpoints, UpstreamPolicy? policy)
     {
-        ClusterId = id,
-        LoadBalancingPolicy = "PowerOfTwoChoices",
-        HttpRequest = timeout is null ? null : new ForwarderRequestConfig { ActivityTimeout = timeout },
-        Destinations = endpoints
-            .Select((address, i) => (address, i))
-            .ToDictionary(e => $"endpoint-{e.i}", e => new DestinationConfig { Address = e.address }),
-    };
+        if (policy is not null)
+        {
+            _policies[id] = policy;
+        }
+
+        return new ClusterConfig
+        {
+            ClusterId = id,
+            LoadBalancingPolicy = "PowerOfTwoChoices",
+
+            // Istio sets no timeout unless the route has one, and YARP's own 100 s activity timeout would end a quiet
+            // long poll or stream as 504 UT. With a timeout set, a silence that long while the body streams ends it too.
+            HttpRequest = new ForwarderRequestConfig { ActivityTimeout = policy?.Timeout ?? Timeout.InfiniteTimeSpan },
+            Metadata = policy is null ? null : new Dictionary<string, string> { [UpstreamPolicy.MetadataKey] = policy.Fingerprint },
+            Destinations = endpoints
+                .Select((address, i) => (address, i))
+                .ToDictionary(e => $"endpoint-{e.i}", e => new DestinationConfig { Address = e.address }),
+        };
+    }
+}
+
+/// <summary>The route table of the configuration version in effect; replaced whole, before YARP is given its routes.</summary>
+internal sealed class LiveRouteTable
+{
+    private MeshRouteTable _current;
+
+    public LiveRouteTable(MeshLiteSettings settings) => _current = new MeshRouteTable(settings);
+
+    public MeshRouteTable Current => Volatile.Read(ref _current);
+
+    public MeshRouteTable Update(MeshLiteSettings settings)
+    {
+        var next = new MeshRouteTable(settings);
+        Volatile.Write(ref _current, next);
+        return next;
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MeshLite.AccessLog;
 using MeshLite.Hops;
+using MeshLite.Lifecycle;
 using MeshLite.Metrics;
 using MeshLite.Tracing;
 using Microsoft.AspNetCore.Http.Features;
@@ -23,10 +24,12 @@ internal sealed partial class SidecarHopMiddleware
     private readonly TimeProvider _time;
     private readonly MeshLiteMetrics _health;
     private readonly ILogger<SidecarHopMiddleware> _logger;
+    private readonly SidecarState _state;
 
     public SidecarHopMiddleware(RequestDelegate next, HopTracer tracer, MetadataExchange metadata, IstioMetrics metrics, AccessLogWriter accessLog, TimeProvider time,
-        MeshLiteMetrics health, ILogger<SidecarHopMiddleware> logger)
+        MeshLiteMetrics health, SidecarState state, ILogger<SidecarHopMiddleware> logger)
     {
+        _state = state;
         _health = health;
         _logger = logger;
         _next = next;
@@ -54,6 +57,12 @@ internal sealed partial class SidecarHopMiddleware
         }
 
         context.Features.Set(hop);
+        if (_state.Draining && !HttpProtocol.IsHttp2(context.Request.Protocol))
+        {
+            // As Envoy drains: answer, then close, so the caller's next request opens a connection elsewhere.
+            context.Response.OnStarting(static state => { ((HttpResponse)state).Headers.Connection = "close"; return Task.CompletedTask; }, context.Response);
+        }
+
         hop.IsGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
         var requestBody = new CountingRequestBody(context.Request.Body);
@@ -188,11 +197,11 @@ internal sealed partial class SidecarHopMiddleware
             var headers = request.Headers;
             var connection = context.Connection;
             _accessLog.Write(new AccessLogEntry(
-                hop.StartTime, request.Method, request.PathBase.Value, request.Path.Value, request.QueryString.Value, request.Protocol,
+                hop.StartTime == default ? _time.GetUtcNow().UtcDateTime - elapsed : hop.StartTime, request.Method, request.PathBase.Value, request.Path.Value, request.QueryString.Value, request.Protocol,
                 statusCode, hop.Flags, hop.ResponseCodeDetails, bodyReceived, bodySent, (long)elapsed.TotalMilliseconds, hop.UpstreamServiceTimeMs,
                 First(headers["x-forwarded-for"]), First(headers.UserAgent), hop.RequestId, request.Host.Value, hop.UpstreamHost, hop.Route.ClusterName,
                 connection.LocalIpAddress, connection.LocalPort, connection.RemoteIpAddress, connection.RemotePort, hop.Route.RouteName,
-                hop.TraceId, hop.SpanId, hop.Sampling.Sampled));
+                hop.TraceId, hop.SpanId, hop.Sampling.Sampled, hop.AttemptCount));
         }
         catch (Exception ex)
         {

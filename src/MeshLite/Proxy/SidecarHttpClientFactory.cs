@@ -9,6 +9,28 @@ namespace MeshLite.Proxy;
 /// </summary>
 internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 {
+    private readonly LiveRouteTable _routes;
+    private readonly UpstreamRetryMetrics _retryMetrics;
+
+    public SidecarHttpClientFactory(LiveRouteTable routes, UpstreamRetryMetrics retryMetrics)
+    {
+        _routes = routes;
+        _retryMetrics = retryMetrics;
+    }
+
+    /// <summary>A cluster whose retry policy or timeout changed gets a new client; one whose endpoints changed keeps its connections.</summary>
+    protected override bool CanReuseOldClient(ForwarderHttpClientContext context) =>
+        base.CanReuseOldClient(context)
+        && string.Equals(context.OldMetadata?.GetValueOrDefault(UpstreamPolicy.MetadataKey), context.NewMetadata?.GetValueOrDefault(UpstreamPolicy.MetadataKey), StringComparison.Ordinal);
+
+    protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
+    {
+        handler = base.WrapHandler(context, handler);
+        return _routes.Current.Policy(context.ClusterId) is { } policy
+            ? new UpstreamRetryHandler(handler, policy, _retryMetrics, context.ClusterId)
+            : handler;
+    }
+
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);

@@ -20,10 +20,10 @@ internal sealed class SidecarTransformProvider : ITransformProvider
 {
     private const string XForwardedProto = "x-forwarded-proto";
 
-    private readonly MeshRouteTable _routes;
+    private readonly LiveRouteTable _routes;
     private readonly MetadataExchange _metadata;
 
-    public SidecarTransformProvider(MeshRouteTable routes, MetadataExchange metadata)
+    public SidecarTransformProvider(LiveRouteTable routes, MetadataExchange metadata)
     {
         _routes = routes;
         _metadata = metadata;
@@ -39,11 +39,16 @@ internal sealed class SidecarTransformProvider : ITransformProvider
 
     public void Apply(TransformBuilderContext context)
     {
-        var route = _routes.Find(context.Route.RouteId);
+        var table = _routes.Current;
+        var route = table.Find(context.Route.RouteId);
         if (route is null)
         {
             return;
         }
+
+        // With a policy the cluster's client (UpstreamRetryHandler) counts the tries itself and needs the request's hop.
+        var hasPolicy = table.Policy(route.ClusterName) is not null;
+        var registry = route.Kind == MeshRouteKind.Registry;
 
         context.UseDefaultForwarders = false;
         context.AddOriginalHost(true);
@@ -90,6 +95,15 @@ internal sealed class SidecarTransformProvider : ITransformProvider
                 {
                     hop.UpstreamHost = host;
                 }
+            }
+
+            if (hasPolicy)
+            {
+                proxyRequest.Options.Set(UpstreamRetryHandler.ContextKey, httpContext);
+            }
+            else if (registry)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation(UpstreamRetryHandler.AttemptCountHeader, "1");
             }
 
             if (hop is not null)

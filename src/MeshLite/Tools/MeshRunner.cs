@@ -180,6 +180,9 @@ internal sealed class MeshRunner
             ["Metrics:BindAddress"] = "127.0.0.1",
             ["Tracing:Otlp:Endpoint"] = otlp,
             ["Tracing:Otlp:ScheduledDelayMilliseconds"] = "500",
+
+            // No load balancer routes to a local mesh, so nobody needs the drain period: Ctrl+C stops it at once.
+            ["TerminationDrainDuration"] = "00:00:00",
         };
         foreach (var (other, op) in ports.Where(o => o.Key != name))
         {

@@ -21,45 +21,25 @@ namespace MeshLite.Tracing;
 internal sealed partial class HopTracer
 {
     private readonly MeshLiteSettings _settings;
-    private readonly TraceSampler _sampler;
-    private readonly CustomTags _customTags;
-    private readonly TraceFormat _inject;
-    private readonly string[] _excludePaths;
-    private readonly bool _enabled;
-    private readonly bool _trustForceTrace;
-    private readonly int _maxPathTagLength;
     private readonly ILogger<HopTracer> _logger;
     private readonly MeshLiteMetrics _metrics;
-    private readonly bool _responseTraceHeader;
-
     private readonly PropagationBreaks _breaks;
+    private volatile TracingPolicy _policy;
     private PeerAddressText? _lastPeer;
 
-    public HopTracer(MeshLiteSettings settings, TraceSampler sampler, CustomTags customTags, MeshLiteMetrics metrics, PropagationBreaks breaks, ILogger<HopTracer> logger)
+    public HopTracer(LiveSettings live, MeshLiteMetrics metrics, PropagationBreaks breaks, ILogger<HopTracer> logger)
     {
         _breaks = breaks;
         _metrics = metrics;
-        _responseTraceHeader = settings.Options.Tracing.ResponseTraceHeader;
-        _settings = settings;
-        _sampler = sampler;
-        _customTags = customTags;
+        _settings = live.Current;
         _logger = logger;
-        var tracing = settings.Options.Tracing;
-        _enabled = tracing.Enabled;
-        _trustForceTrace = tracing.TrustForceTraceFromMesh;
-        _maxPathTagLength = tracing.MaxPathTagLength;
-        _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
-        foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
-        {
-            if (TraceFormats.TryParseName(name, out var format))
-            {
-                _inject |= format;
-            }
-        }
+        _policy = new TracingPolicy(_settings.Options.Tracing);
+        live.Changed += settings => _policy = new TracingPolicy(settings.Options.Tracing);
     }
 
     public void Start(HttpContext context, HopFeature hop)
     {
+        var policy = _policy;
         var request = context.Request;
         var headers = request.Headers;
         var inbound = hop.Listener == ListenerKind.Inbound;
@@ -83,7 +63,7 @@ internal sealed partial class HopTracer
             hop.OperationName = hop.Route.OperationName ?? (request.Host.HasValue ? request.Host.Value : "-");
         }
 
-        if (!_enabled || (inbound && IsExcluded(request.Path.Value)))
+        if (!policy.Enabled || (inbound && policy.IsExcluded(request.Path.Value)))
         {
             hop.Sampling = new SamplingDecision(false, SamplingReason.Excluded);
             _metrics.RecordDecision(hop.Sampling);
@@ -107,7 +87,7 @@ internal sealed partial class HopTracer
         var serviceForced = false;
         if (headers.ContainsKey(TraceHeaders.ForceTrace))
         {
-            serviceForced = !inbound || _trustForceTrace;
+            serviceForced = !inbound || policy.TrustForceTrace;
             if (!serviceForced)
             {
                 // As Envoy does for requests from outside: an untrusted force header is removed, not forwarded.
@@ -116,8 +96,8 @@ internal sealed partial class HopTracer
         }
 
         var numerator = inbound
-            ? _sampler.InboundNumerator(request.Path.Value ?? "/", request.Method, out var overridden)
-            : _sampler.OutboundNumerator(hop.Route.ServiceName, out overridden);
+            ? policy.Sampler.InboundNumerator(request.Path.Value ?? "/", request.Method, out var overridden)
+            : policy.Sampler.OutboundNumerator(hop.Route.ServiceName, out overridden);
 
         var verdict = default(BreakVerdict);
         ActivityLink[]? links = null;
@@ -188,7 +168,7 @@ internal sealed partial class HopTracer
             ? parent.Sampled == SamplingState.Debug ? SamplingState.Debug : SamplingState.Sampled
             : SamplingState.NotSampled;
 
-        Inject(headers, present, _inject | parent.Format, traceId, parent.ShortTraceId, spanId, parent.HasIds ? parent.SpanId : default, sampled,
+        Inject(headers, present, policy.Inject | parent.Format, traceId, parent.ShortTraceId, spanId, parent.HasIds ? parent.SpanId : default, sampled,
             dropTraceState: (invalid & TraceFormat.W3C) != 0);
 
         var reason = !decision.Sampled ? RequestId.NotTraceable : decision.Reason switch
@@ -224,7 +204,7 @@ internal sealed partial class HopTracer
             _breaks.Record(hop, verdict, finalRequestId);
         }
 
-        if (_responseTraceHeader)
+        if (policy.ResponseTraceHeader)
         {
             hop.ResponseTraceId = traceId.ToString();
         }
@@ -303,6 +283,7 @@ internal sealed partial class HopTracer
             return;
         }
 
+        var policy = _policy;
         var request = context.Request;
         if (!string.Equals(span.DisplayName, hop.OperationName, StringComparison.Ordinal))
         {
@@ -321,7 +302,7 @@ internal sealed partial class HopTracer
             span.AddTag(Tag.ClientTraceId, clientTraceId[0]);
         }
 
-        span.AddTag(Tag.HttpUrl, HttpUrl(request, _maxPathTagLength));
+        span.AddTag(Tag.HttpUrl, HttpUrl(request, policy.MaxPathTagLength));
         span.AddTag(Tag.HttpMethod, request.Method);
         span.AddTag(Tag.HttpProtocol, ProtocolTag(request.Protocol));
         var userAgent = request.Headers.UserAgent;
@@ -357,9 +338,27 @@ internal sealed partial class HopTracer
             }
         }
 
-        if (_customTags.Count > 0)
+        if (hop.AttemptCount > 1)
         {
-            _customTags.Apply(request.Headers, span, static (s, key, value) => s.AddTag(key, value));
+            // OpenTelemetry's name for it, and Envoy's (%UPSTREAM_REQUEST_ATTEMPT_COUNT%); each retry is an event with its reason.
+            span.AddTag(Tag.ResendCount, (hop.AttemptCount - 1).ToString(CultureInfo.InvariantCulture));
+            span.AddTag(Tag.UpstreamAttemptCount, hop.AttemptCount.ToString(CultureInfo.InvariantCulture));
+            if (hop.RetryReasons is { } reasons)
+            {
+                for (var i = 0; i < reasons.Count; i++)
+                {
+                    span.AddEvent(new ActivityEvent("retry", tags: new ActivityTagsCollection
+                    {
+                        [Tag.RetryAttempt] = i + 1,
+                        [Tag.RetryReason] = reasons[i],
+                    }));
+                }
+            }
+        }
+
+        if (policy.CustomTags.Count > 0)
+        {
+            policy.CustomTags.Apply(request.Headers, span, static (s, key, value) => s.AddTag(key, value));
         }
 
         if (statusCode == 0 || statusCode >= 500 || grpcError)
@@ -430,25 +429,6 @@ internal sealed partial class HopTracer
         return context.Response.Headers.TryGetValue("grpc-status", out var fromHeaders) ? fromHeaders.ToString() : null;
     }
 
-    private bool IsExcluded(string? path)
-    {
-        if (string.IsNullOrEmpty(path))
-        {
-            return false;
-        }
-
-        foreach (var excluded in _excludePaths)
-        {
-            if (path.StartsWith(excluded, StringComparison.OrdinalIgnoreCase)
-                && (path.Length == excluded.Length || path[excluded.Length] == '/' || excluded[^1] == '/'))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     /// <summary>When x-request-id is not hex, draw from the trace id instead, which every hop of the trace also sees.</summary>
     private static int DrawFromTraceId(TraceIdentifier traceId) => (int)((uint)traceId.Low % 10000);
 
@@ -457,6 +437,57 @@ internal sealed partial class HopTracer
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             Log.InvalidTraceContext(_logger, invalid, hop.Listener);
+        }
+    }
+
+    /// <summary>Everything tracing takes from one configuration version; replaced whole when a reload is accepted.</summary>
+    private sealed class TracingPolicy
+    {
+        private readonly string[] _excludePaths;
+
+        public TracingPolicy(TracingOptions tracing)
+        {
+            Enabled = tracing.Enabled;
+            TrustForceTrace = tracing.TrustForceTraceFromMesh;
+            MaxPathTagLength = tracing.MaxPathTagLength;
+            ResponseTraceHeader = tracing.ResponseTraceHeader;
+            Sampler = new TraceSampler(tracing);
+            CustomTags = new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable);
+            _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
+            foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
+            {
+                if (TraceFormats.TryParseName(name, out var format))
+                {
+                    Inject |= format;
+                }
+            }
+        }
+
+        public bool Enabled { get; }
+        public bool TrustForceTrace { get; }
+        public int MaxPathTagLength { get; }
+        public bool ResponseTraceHeader { get; }
+        public TraceSampler Sampler { get; }
+        public CustomTags CustomTags { get; }
+        public TraceFormat Inject { get; }
+
+        public bool IsExcluded(string? path)
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                return false;
+            }
+
+            foreach (var excluded in _excludePaths)
+            {
+                if (path.StartsWith(excluded, StringComparison.OrdinalIgnoreCase)
+                    && (path.Length == excluded.Length || path[excluded.Length] == '/' || excluded[^1] == '/'))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
     }
 

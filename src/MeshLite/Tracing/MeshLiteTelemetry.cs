@@ -41,5 +41,14 @@ internal static class MeshLiteTelemetry
         public const string Propagation = "meshlite.propagation";
         public const string StitchConfidence = "meshlite.stitch.confidence";
         public const string Stitched = "meshlite.stitched";
+
+        /// <summary>OpenTelemetry's <c>http.request.resend_count</c>: tries after the first.</summary>
+        public const string ResendCount = "http.request.resend_count";
+
+        /// <summary>Envoy's <c>%UPSTREAM_REQUEST_ATTEMPT_COUNT%</c>: every try, the first included.</summary>
+        public const string UpstreamAttemptCount = "upstream_request_attempt_count";
+
+        public const string RetryAttempt = "retry.attempt";
+        public const string RetryReason = "retry.reason";
     }
 }

@@ -2,7 +2,6 @@ using MeshLite.Configuration;
 using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
-using MeshLite.Tracing.Sampling;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -28,8 +27,6 @@ internal static class TracingServiceCollectionExtensions
         var ring = new DebugSpanRing(tracing.DebugSpanCapacity
             ?? (otlp.Enabled ? TracingOptions.DebugSpanCapacityWhenExporting : TracingOptions.DebugSpanCapacityWithoutExport));
         services.AddSingleton(ring);
-        services.AddSingleton(new TraceSampler(tracing));
-        services.AddSingleton(new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable));
         services.AddSingleton<HopTracer>();
         services.AddSingleton(new InflightInbound());
         services.AddSingleton<PropagationBreaks>();

@@ -38,6 +38,7 @@ public sealed class InProcessSidecar : IAsyncDisposable
         ["MeshLite:AccessLog:Enabled"] = "false",
         ["MeshLite:PodName"] = service + "-pod",
         ["MeshLite:PodIp"] = "127.0.0.1",
+        ["MeshLite:TerminationDrainDuration"] = "00:00:00",
         ["Logging:LogLevel:Default"] = "Warning",
     };
 

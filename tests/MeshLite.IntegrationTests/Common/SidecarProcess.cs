@@ -62,6 +62,12 @@ public sealed partial class SidecarProcess : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
+        // Tests stop sidecars often; only the drain tests wait out Istio's 5 s.
+        if (!config.ContainsKey("MeshLite:TerminationDrainDuration"))
+        {
+            start.ArgumentList.Add("--MeshLite:TerminationDrainDuration=00:00:00");
+        }
+
         foreach (var (key, value) in config)
         {
             if (value is not null)

@@ -52,36 +52,45 @@ internal sealed class PropagationBreaks
     private const int MaxRouteKeys = 64;
 
     private readonly InflightInbound _inflight;
-    private readonly TraceFormat _injected;
+    private TraceFormat _injected;
     private readonly string _serviceName;
     private readonly Counter _breaks;
     private readonly ConcurrentDictionary<(string Route, string Destination), BreakReport> _reports = new();
     private readonly ConcurrentDictionary<string, string> _routes = new(StringComparer.Ordinal);
     private long _unattributed;
 
-    public PropagationBreaks(MeshLiteSettings settings, InflightInbound inflight, MeshLiteMetrics metrics)
+    public PropagationBreaks(LiveSettings live, InflightInbound inflight, MeshLiteMetrics metrics)
     {
         _inflight = inflight;
-        _serviceName = settings.ServiceName;
-        Mode = settings.Options.Tracing.Stitch?.ToLowerInvariant() switch
-        {
-            "link" => StitchMode.Link,
-            "parent" => StitchMode.Parent,
-            _ => StitchMode.Off,
-        };
-        foreach (var name in settings.Options.Tracing.Propagation ?? TracingOptions.DefaultPropagation)
-        {
-            if (TraceFormats.TryParseName(name, out var format))
-            {
-                _injected |= format;
-            }
-        }
+        _serviceName = live.Current.ServiceName;
+        (Mode, _injected) = Read(live.Current.Options.Tracing);
+        live.Changed += settings => (Mode, _injected) = Read(settings.Options.Tracing);
 
         _breaks = metrics.Factory.CreateCounter("meshlite_propagation_breaks_total",
             "Outbound calls of the local app that did not continue the trace of the request it was serving.", ["kind", "destination_service", "confidence"]);
     }
 
-    public StitchMode Mode { get; }
+    public StitchMode Mode { get; private set; }
+
+    private static (StitchMode, TraceFormat) Read(TracingOptions tracing)
+    {
+        var mode = tracing.Stitch?.ToLowerInvariant() switch
+        {
+            "link" => StitchMode.Link,
+            "parent" => StitchMode.Parent,
+            _ => StitchMode.Off,
+        };
+        var injected = TraceFormat.None;
+        foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
+        {
+            if (TraceFormats.TryParseName(name, out var format))
+            {
+                injected |= format;
+            }
+        }
+
+        return (mode, injected);
+    }
 
     public long Unattributed => Interlocked.Read(ref _unattributed);
 

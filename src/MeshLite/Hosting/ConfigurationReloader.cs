@@ -1,0 +1,131 @@
+using System.Text.Json;
+using MeshLite.Configuration;
+using MeshLite.Metrics;
+using MeshLite.Proxy;
+using Microsoft.Extensions.Primitives;
+using Prometheus;
+using Yarp.ReverseProxy.Configuration;
+
+namespace MeshLite.Hosting;
+
+/// <summary>
+/// Applies edits of the <c>--config</c> file while the sidecar runs, as Envoy applies a new xDS version: the whole
+/// edit is validated first; a valid one replaces the route table, YARP's routes and clusters, and every observer's
+/// settings at once (requests in flight finish on what they started with); an invalid one is refused with a log line
+/// naming each bad key and <c>meshlite_config_reloads_total{result="rejected"}</c>, and the last good version stays.
+/// </summary>
+internal sealed partial class ConfigurationReloader : IHostedService, IDisposable
+{
+    private readonly IConfiguration _configuration;
+    private readonly ConfigurationFile _file;
+    private readonly LiveSettings _live;
+    private readonly LiveRouteTable _routes;
+    private readonly InMemoryConfigProvider _proxyConfig;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ConfigurationReloader> _logger;
+    private readonly Counter.Child _accepted;
+    private readonly Counter.Child _rejected;
+    private readonly Gauge _version;
+    private readonly Lock _gate = new();
+    private IDisposable? _subscription;
+
+    public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, LiveSettings live, LiveRouteTable routes,
+        InMemoryConfigProvider proxyConfig, MeshLiteMetrics metrics, TimeProvider time, ILogger<ConfigurationReloader> logger)
+    {
+        _configuration = configuration;
+        _file = file;
+        _live = live;
+        _routes = routes;
+        _proxyConfig = proxyConfig;
+        _time = time;
+        _logger = logger;
+        var reloads = metrics.Factory.CreateCounter("meshlite_config_reloads_total",
+            "Edits of the configuration file: accepted (now live) or rejected (the previous version stayed).", ["result"]);
+        _accepted = reloads.WithLabels("accepted");
+        _rejected = reloads.WithLabels("rejected");
+        _accepted.Publish();
+        _rejected.Publish();
+        _version = metrics.Factory.CreateGauge("meshlite_config_version", "The configuration version in effect: 1 at start, one more per accepted edit.");
+        _version.Set(1);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_file.Path is not null)
+        {
+            _subscription = ChangeToken.OnChange(_configuration.GetReloadToken, Reload);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _subscription?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _subscription?.Dispose();
+
+    internal void Reload()
+    {
+        lock (_gate)
+        {
+            var running = _live.Current;
+            MeshLiteSettings next;
+            IReadOnlyList<string> restartRequired;
+            try
+            {
+                if (_file.TakeParseError() is { } parseError)
+                {
+                    throw new MeshLiteConfigurationException(parseError);
+                }
+
+                next = MeshLiteSettings.Reload(running, _configuration, out restartRequired);
+            }
+            catch (MeshLiteConfigurationException ex)
+            {
+                _rejected.Inc();
+                _live.Reject(ex.Errors, _time.GetUtcNow());
+                Log.Rejected(_logger, _live.Version.Number, string.Join("; ", ex.Errors));
+                return;
+            }
+
+            // A save often raises several change events; only a change of what is in effect makes a new version.
+            if (SameEffect(running, next) && restartRequired.SequenceEqual(_live.Version.RestartRequired))
+            {
+                return;
+            }
+
+            var table = _routes.Update(next);
+            _proxyConfig.Update(table.Routes, table.Clusters);
+            _live.Publish(next, restartRequired, _time.GetUtcNow());
+            _accepted.Inc();
+            _version.Set(_live.Version.Number);
+            Log.Accepted(_logger, _live.Version.Number);
+            if (restartRequired.Count > 0)
+            {
+                Log.RestartRequired(_logger, string.Join(", ", restartRequired));
+            }
+        }
+    }
+
+    private static bool SameEffect(MeshLiteSettings running, MeshLiteSettings next) =>
+        JsonSerializer.Serialize(running.Options, ConfigurationJsonContext.Default.MeshLiteOptions)
+        == JsonSerializer.Serialize(next.Options, ConfigurationJsonContext.Default.MeshLiteOptions);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 120, Level = LogLevel.Information, EventName = "ConfigurationAccepted",
+            Message = "Configuration version {version} is live.")]
+        public static partial void Accepted(ILogger logger, int version);
+
+        [LoggerMessage(EventId = 121, Level = LogLevel.Error, EventName = "ConfigurationRejected",
+            Message = "Configuration edit rejected; version {version} stays live: {errors}")]
+        public static partial void Rejected(ILogger logger, int version, string errors);
+
+        [LoggerMessage(EventId = 122, Level = LogLevel.Warning, EventName = "ConfigurationRestartRequired",
+            Message = "These edited keys take effect only after a restart, and keep their running values until then: {keys}")]
+        public static partial void RestartRequired(ILogger logger, string keys);
+    }
+}
