@@ -199,7 +199,7 @@ public class MetricsAndLogTests
         using var failed = await CallAsync(sidecar.OutboundPort, "dead", "/pay");
 
         var line = await WaitForLine(sidecar, "84961386-6d84-929d-98bd-c5aee93b5c88");
-        var m = Regex.Match(line, """^\[(?<start>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\] "GET /hello\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 5 (?<duration>\d+) (?<ust>\d+) "10\.0\.0\.1" "curl/7\.73\.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "127\.0\.0\.1:(?<port>\d+)" "127\.0\.0\.1:(?<app>\d+)" inbound\|(?<cluster>\d+)\|\| - 127\.0\.0\.1:(?<lport>\d+) 127\.0\.0\.1:\d+ - default (?<trace>[0-9a-f]{32}) (?<span>[0-9a-f]{16})$""");
+        var m = Regex.Match(line, """^\[(?<start>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\] "GET /hello\?x=1 HTTP/1\.1" 200 - via_upstream - "-" 0 5 (?<duration>\d+) (?<ust>\d+) "10\.0\.0\.1" "curl/7\.73\.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "127\.0\.0\.1:(?<port>\d+)" "127\.0\.0\.1:(?<app>\d+)" inbound\|(?<cluster>\d+)\|\| - 127\.0\.0\.1:(?<lport>\d+) 127\.0\.0\.1:\d+ - default (?<trace>[0-9a-f]{32}) (?<span>[0-9a-f]{16}) 1$""");
         Assert.True(m.Success, line);
         Assert.Equal(app.Port.ToString(), m.Groups["app"].Value);
         Assert.Equal(app.Port.ToString(), m.Groups["cluster"].Value);
@@ -210,6 +210,7 @@ public class MetricsAndLogTests
         var uf = await WaitForLine(sidecar, "\"GET /pay HTTP/1.1\" 503");
         Assert.Contains(" 503 UF upstream_reset_before_response_started{connection_failure} ", uf);
         Assert.Contains(" outbound|80||dead.default.svc.cluster.local ", uf);
+        Assert.EndsWith(" 1", uf);
     }
 
     [Fact]
@@ -230,7 +231,7 @@ public class MetricsAndLogTests
             ["start_time", "route_name", "method", "path", "protocol", "response_code", "response_flags", "response_code_details", "connection_termination_details",
              "bytes_received", "bytes_sent", "duration", "upstream_service_time", "x_forwarded_for", "user_agent", "request_id", "authority", "upstream_host",
              "upstream_cluster", "upstream_local_address", "downstream_local_address", "downstream_remote_address", "requested_server_name",
-             "upstream_transport_failure_reason", "trace_id", "span_id"],
+             "upstream_transport_failure_reason", "trace_id", "span_id", "upstream_request_attempt_count"],
             root.EnumerateObject().Select(p => p.Name));
         Assert.Equal(418, root.GetProperty("response_code").GetInt32());
         Assert.Equal(5, root.GetProperty("bytes_received").GetInt64());

@@ -159,8 +159,9 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             tried.Add(current);
         }
 
+        // Not the feature's AvailableDestinations: load balancing has narrowed those to the one it picked.
         DestinationState? next = null;
-        var candidates = proxy.AvailableDestinations;
+        var candidates = proxy.Route.Cluster?.DestinationsState.AvailableDestinations ?? proxy.AvailableDestinations;
         var start = candidates.Count > 1 ? Random.Shared.Next(candidates.Count) : 0;
         for (var i = 0; i < candidates.Count; i++)
         {
