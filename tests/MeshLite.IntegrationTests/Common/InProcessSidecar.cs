@@ -60,6 +60,14 @@ public sealed class InProcessSidecar : IAsyncDisposable
         return new InProcessSidecar(app);
     }
 
+    /// <summary>A sidecar configured by a <c>--config</c> file alone, as in production; edits of the file reload live.</summary>
+    public static async Task<InProcessSidecar> StartFromFileAsync(string configFile, Action<WebApplicationBuilder>? configure = null)
+    {
+        var app = MeshLiteApplication.Build(["--config", configFile], configure);
+        await app.StartAsync();
+        return new InProcessSidecar(app);
+    }
+
     /// <summary>A temporary file for <c>MeshLite:AccessLog:Path</c>, and a way to wait for its lines.</summary>
     public static string NewAccessLogPath() => Path.Combine(Path.GetTempPath(), $"meshlite-access-{Guid.NewGuid():N}.log");
 

@@ -187,6 +187,20 @@ public sealed partial class SidecarProcess : IAsyncDisposable
         return result;
     }
 
+    /// <summary>SIGTERM, as Kubernetes sends, without waiting.</summary>
+    public async Task SendSigtermAsync()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGTERM, as Kubernetes sends, then wait for a clean exit.</summary>
     public async Task<int> StopGracefullyAsync(TimeSpan timeout)
     {
