@@ -70,6 +70,15 @@ internal sealed class MeshLiteSettings
             options.Namespace = podNamespace;
         }
 
+        foreach (var (name, service) in options.Services)
+        {
+            // "Retries": {} binds to nothing, yet it asks for Istio's built-in policy.
+            if (service.Retries is null && HasKey(configuration, $"{MeshLiteOptions.SectionName}:Services:{name}:Retries"))
+            {
+                service.Retries = new RetryOptions();
+            }
+        }
+
         if (options.Inbound.AppPort is null && options.DemoApp.Port is int echoPort)
         {
             options.Inbound.AppPort = echoPort;
@@ -83,6 +92,10 @@ internal sealed class MeshLiteSettings
 
         return options;
     }
+
+    /// <summary>Whether a key is present, even as an empty object (which a JSON file gives as a key with a null value).</summary>
+    private static bool HasKey(IConfiguration configuration, string key) =>
+        configuration is IConfigurationRoot root && root.Providers.Any(p => p.TryGet(key, out _));
 
     private static string FirstHostAddress()
     {

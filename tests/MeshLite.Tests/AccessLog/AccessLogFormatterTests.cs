@@ -22,6 +22,20 @@ public class AccessLogFormatterTests
         Assert.Contains("\"curl/8.5\" \"abc\" \"payment\"", line.ToString());
     }
 
+    [Fact]
+    public void AppendText_RetriedRequest_EndsWithTheAttemptCount_AndFlagsInEnvoysOrder()
+    {
+        var line = new StringBuilder();
+        AccessLogFormatter.AppendText(line, Entry("/pay", "curl/8.5", "abc") with
+        {
+            ResponseCode = 503,
+            Flags = ResponseFlags.UpstreamRetryLimitExceeded | ResponseFlags.UpstreamConnectionFailure,
+            UpstreamAttemptCount = 3,
+        });
+        Assert.Contains("\" 503 UF,URX ", line.ToString());
+        Assert.EndsWith(" - - 3\n", line.ToString());
+    }
+
     [Theory]
     [InlineData("/a\n[2026-01-01T00:00:00.000Z] \"GET /forged HTTP/1.1\" 200", "x", "id")]
     [InlineData("/a", "evil\r\nsecond line", "id")]
