@@ -47,6 +47,9 @@ and mount the ConfigMap volume from "meshlite.volume".
       value: {{ default (printf "http://jaeger-collector.%s.svc.cluster.local:4317" .Release.Namespace) .Values.sidecar.otlpEndpoint | quote }}
     - name: OTEL_EXPORTER_OTLP_PROTOCOL
       value: {{ .Values.sidecar.otlpProtocol | quote }}
+    # A ConfigMap update swaps a symlink, which file-change events miss; polling sees it, so edits reload live.
+    - name: DOTNET_USE_POLLING_FILE_WATCHER
+      value: "true"
   ports:
     - { name: http-inbound, containerPort: 15006 }
     - { name: http-metrics, containerPort: 15090 }

@@ -118,10 +118,10 @@ public static partial class MeshLiteApplication
         services.AddHostedService<GracefulDrain>();
         builder.Services.Configure<HostOptions>(host =>
         {
-            // The drain is part of shutdown: leave the requests in flight as long after it as before (30 s by default).
+            // The drain period is spent inside the shutdown timeout: never let it leave the requests in flight no time.
             if (host.ShutdownTimeout != Timeout.InfiniteTimeSpan && host.ShutdownTimeout < options.TerminationDrainDuration + MinimumShutdownAfterDrain)
             {
-                host.ShutdownTimeout = options.TerminationDrainDuration + MinimumShutdownAfterDrain;
+                host.ShutdownTimeout = options.TerminationDrainDuration + DefaultShutdownAfterDrain;
             }
         });
         services.AddSingleton<MeshLiteMetrics>();
@@ -178,7 +178,8 @@ public static partial class MeshLiteApplication
             });
     }
 
-    private static readonly TimeSpan MinimumShutdownAfterDrain = TimeSpan.FromSeconds(25);
+    private static readonly TimeSpan MinimumShutdownAfterDrain = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DefaultShutdownAfterDrain = TimeSpan.FromSeconds(25);
 
     private static void Listen(KestrelServerOptions kestrel, ListenerBindings bindings, ListenerKind kind, string address, int port, HttpProtocols protocols)
     {
