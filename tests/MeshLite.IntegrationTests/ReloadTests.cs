@@ -123,6 +123,38 @@ public class ReloadTests
     }
 
     [Fact]
+    public async Task RetriesAddedByAnEdit_ApplyToTheNextRequest()
+    {
+        var tries = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        await using var backend = await TestApp.StartAsync(context =>
+        {
+            var n = tries.AddOrUpdate(context.Request.Headers["x-test-key"].ToString(), 1, (_, v) => v + 1);
+            context.Response.StatusCode = n == 1 ? 503 : 200;
+            return Task.CompletedTask;
+        });
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var file = Path.Combine(Path.GetTempPath(), $"meshlite-reload-{Guid.NewGuid():N}.json");
+        var config = Config(backend.Port, receiver.GrpcEndpoint, InProcessSidecar.NewAccessLogPath(), tag: "v1");
+        await WriteAsync(file, config);
+        await using var sidecar = await InProcessSidecar.StartFromFileAsync(file);
+        using var client = new HttpClient();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await SendAsync());
+
+        config["MeshLite"]!["Services"]!["backend"]!["Retries"] = new JsonObject { ["RetryOn"] = "503" };
+        await WriteAsync(file, config);
+        await WaitForVersionAsync(client, sidecar, 2);
+        Assert.Equal(HttpStatusCode.OK, await SendAsync());
+
+        async Task<HttpStatusCode> SendAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/") { Headers = { Host = "backend" } };
+            request.Headers.Add("x-test-key", Guid.NewGuid().ToString("N"));
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+    }
+
+    [Fact]
     public async Task WithoutAConfigFile_NothingReloads_AndConfigDumpSaysSo()
     {
         await using var sidecar = await InProcessSidecar.StartAsync("svc", 1);

@@ -39,15 +39,12 @@ internal sealed class SidecarTransformProvider : ITransformProvider
 
     public void Apply(TransformBuilderContext context)
     {
-        var table = _routes.Current;
-        var route = table.Find(context.Route.RouteId);
+        var route = _routes.Current.Find(context.Route.RouteId);
         if (route is null)
         {
             return;
         }
 
-        // With a policy the cluster's client (UpstreamRetryHandler) counts the tries itself and needs the request's hop.
-        var hasPolicy = table.Policy(route.ClusterName) is not null;
         var registry = route.Kind == MeshRouteKind.Registry;
 
         context.UseDefaultForwarders = false;
@@ -97,7 +94,9 @@ internal sealed class SidecarTransformProvider : ITransformProvider
                 }
             }
 
-            if (hasPolicy)
+            // With a policy the cluster's client (UpstreamRetryHandler) counts the tries itself and needs the request's hop.
+            // Looked up per request: a reload can give a cluster a policy without changing this route.
+            if (route.Kind != MeshRouteKind.Passthrough && _routes.Current.Policy(route.ClusterName) is not null)
             {
                 proxyRequest.Options.Set(UpstreamRetryHandler.ContextKey, httpContext);
             }
