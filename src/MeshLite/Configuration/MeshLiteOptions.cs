@@ -1,6 +1,6 @@
 namespace MeshLite.Configuration;
 
-/// <summary>The <c>MeshLite</c> configuration section, as bound. <see cref="MeshLiteOptionsValidator"/> checks it once at start-up.</summary>
+/// <summary>The <c>MeshLite</c> configuration section, as bound. <see cref="MeshLiteOptionsValidator"/> checks it at start-up and on every reload.</summary>
 public sealed class MeshLiteOptions
 {
     public const string SectionName = "MeshLite";
