@@ -85,7 +85,7 @@ public class DrainTests(ITestOutputHelper output)
 
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { Timeout = TimeSpan.FromSeconds(30) };
         var load = Enumerable.Range(0, Connections).Select(_ => Task.Run(() => SendAsync(client, "/fast", untilRefused: true))).ToList();
-        await Until(() => Volatile.Read(ref ok) >= 200, "traffic before the signal");
+        await Eventually.Until(() => Volatile.Read(ref ok) >= 200, "traffic before the signal");
 
         await sidecar.SendSigtermAsync();
         clock.Start();
@@ -98,7 +98,7 @@ public class DrainTests(ITestOutputHelper output)
         var notReadyAfter = clock.Elapsed;
 
         // Requests that will still be in flight when the drain period ends and the listeners close.
-        await Until(() => clock.Elapsed >= Drain - TimeSpan.FromMilliseconds(400), "the end of the drain period");
+        await Eventually.Until(() => clock.Elapsed >= Drain - TimeSpan.FromMilliseconds(400), "the end of the drain period");
         using var slowClient = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
         var slow = Enumerable.Range(0, 4).Select(_ => SendAsync(slowClient, "/slow", untilRefused: false)).ToList();
         await Task.WhenAll(slow);
@@ -150,15 +150,5 @@ public class DrainTests(ITestOutputHelper output)
         using var served = await client.GetAsync(sidecar.InboundAddress + "/");
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(served.Headers.ConnectionClose);
-    }
-
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
-            await Task.Delay(10);
-        }
     }
 }

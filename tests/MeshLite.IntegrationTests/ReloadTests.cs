@@ -63,7 +63,7 @@ public class ReloadTests
         await WriteAsync(file, config);
         await WaitForVersionAsync(admin, sidecar, 2);
         var before = second.Received.Count;
-        await Until(() => second.Received.Count > before + 20, "requests reach the new endpoint");
+        await Eventually.Until(() => second.Received.Count > before + 20, "requests reach the new endpoint");
         await receiver.WaitForAsync(s => s.Any(x => x.Kind == ReceivedSpan.Client && x.Attributes.GetValueOrDefault("env") == "v2"), what: "a span with the new tag");
 
         // Version 3: the access log switches to TEXT, and unknown hosts are refused (REGISTRY_ONLY).
@@ -77,15 +77,15 @@ public class ReloadTests
             Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         }
 
-        await Until(async () => (await File.ReadAllLinesAsync(accessLog)).LastOrDefault()?.StartsWith('[') == true, "TEXT lines after the edit");
+        await Eventually.Until(async () => (await File.ReadAllLinesAsync(accessLog)).LastOrDefault()?.StartsWith('[') == true, "TEXT lines after the edit");
 
         // Invalid edits: a value out of range, then a file that is not JSON. Both are refused; version 3 stays.
         config["MeshLite"]!["Tracing"]!["Sampling"] = 300;
         await WriteAsync(file, config);
-        await Until(() => logs.Lines.Any(l => l.EventName == "ConfigurationRejected"), "the rejection logged");
+        await Eventually.Until(() => logs.Lines.Any(l => l.EventName == "ConfigurationRejected"), "the rejection logged");
         await File.WriteAllTextAsync(file + ".tmp", "{ \"MeshLite\": { ");
         File.Move(file + ".tmp", file, overwrite: true);
-        await Until(() => logs.Lines.Count(l => l.EventName == "ConfigurationRejected") >= 2, "the second rejection logged");
+        await Eventually.Until(() => logs.Lines.Count(l => l.EventName == "ConfigurationRejected") >= 2, "the second rejection logged");
 
         var dump = await ConfigDumpAsync(admin, sidecar);
         Assert.Equal(3, dump["configuration"]!["version"]!.GetValue<int>());
@@ -115,7 +115,7 @@ public class ReloadTests
         }
 
         var atEnd = Volatile.Read(ref sent);
-        await Until(() => Volatile.Read(ref sent) > atEnd + 50, "traffic still flowing");
+        await Eventually.Until(() => Volatile.Read(ref sent) > atEnd + 50, "traffic still flowing");
         await stop.CancelAsync();
         await Task.WhenAll(load);
         Assert.True(failures.IsEmpty, $"{failures.Count} of {sent} requests failed across the reloads, e.g. {failures.FirstOrDefault()}");
@@ -220,15 +220,4 @@ public class ReloadTests
         }
     }
 
-    private static Task Until(Func<bool> condition, string what) => Until(() => Task.FromResult(condition()), what);
-
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
-            await Task.Delay(50);
-        }
-    }
 }

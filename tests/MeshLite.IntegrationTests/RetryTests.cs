@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using MeshLite.IntegrationTests.Common;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Yarp.ReverseProxy;
 
 namespace MeshLite.IntegrationTests;
 
@@ -113,7 +109,7 @@ public class RetryTests
         // Retries present with only Attempts: Istio's default conditions, which list no status code.
         await using var harness = await Harness.StartAsync(backend.Port, new()
         {
-            ["MeshLite:Services:backend:Endpoints:1"] = $"http://127.0.0.1:{ClosedPort()}",
+            ["MeshLite:Services:backend:Endpoints:1"] = $"http://127.0.0.1:{ProxyTests.FreePort()}",
             ["MeshLite:Services:backend:Retries:Attempts"] = "2",
         });
 
@@ -135,7 +131,7 @@ public class RetryTests
     [Fact]
     public async Task OnlyDeadEndpoints_ExhaustConnectRetries_AsUfUrx()
     {
-        await using var harness = await Harness.StartAsync(ClosedPort(), new()
+        await using var harness = await Harness.StartAsync(ProxyTests.FreePort(), new()
         {
             ["MeshLite:Services:backend:Retries:Attempts"] = "2",
         });
@@ -162,7 +158,7 @@ public class RetryTests
         });
         await using var harness = await Harness.StartAsync(backend.Port, new()
         {
-            ["MeshLite:Services:backend:Endpoints:1"] = $"http://127.0.0.1:{ClosedPort()}",
+            ["MeshLite:Services:backend:Endpoints:1"] = $"http://127.0.0.1:{ProxyTests.FreePort()}",
             ["MeshLite:Services:backend:Retries:Attempts"] = "2",
             ["MeshLite:Services:backend:Retries:RetryOn"] = "connect-failure,503",
         });
@@ -250,21 +246,14 @@ public class RetryTests
             ["MeshLite:Services:timed:Timeout"] = "00:00:02",
         });
 
-        var lookup = harness.Sidecar.App.Services.GetRequiredService<IProxyStateLookup>();
-        foreach (var cluster in lookup.GetClusters().Where(c => c.ClusterId != "outbound|80||timed.default.svc.cluster.local"))
-        {
-            Assert.Equal(Timeout.InfiniteTimeSpan, cluster.Model.Config.HttpRequest?.ActivityTimeout);
-        }
-
-        Assert.True(lookup.TryGetCluster("outbound|80||timed.default.svc.cluster.local", out var timed));
-        Assert.Equal(TimeSpan.FromSeconds(2), timed.Model.Config.HttpRequest?.ActivityTimeout);
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var admin = new HttpClient();
+        using var clusters = JsonDocument.Parse(await admin.GetStringAsync(harness.Sidecar.AdminAddress + "/clusters"));
+        var timeouts = clusters.RootElement.GetProperty("clusters").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("timeout").GetString());
+        Assert.Equal("00:00:02", timeouts["outbound|80||timed.default.svc.cluster.local"]);
+        Assert.Equal("none", timeouts["outbound|80||backend.default.svc.cluster.local"]);
+        Assert.Equal("none", timeouts["inbound|1||"]);
+        Assert.Equal("none", timeouts["PassthroughCluster"]);
     }
 
     /// <summary>A sidecar whose registry service <c>backend</c> is the given port, exporting to a receiver and logging JSON lines.</summary>

@@ -20,7 +20,7 @@ internal static class AdminEndpoints
     [
         ("/healthz/ready", "200 once every listener is up, 503 while draining"),
         ("/config_dump", "the effective configuration as JSON (secrets redacted)"),
-        ("/clusters", "each cluster and its endpoints"),
+        ("/clusters", "each cluster, its timeout and its endpoints"),
         ("/debug/traces", "the newest finished spans as OTLP JSON (?limit=, ?traceId=)"),
         ("/debug/propagation", "which calls of the app broke the trace, and why"),
         ("/drain_listeners", "POST: start draining (readiness turns 503)"),
@@ -82,7 +82,7 @@ internal static class AdminEndpoints
         var configuration = new JsonObject
         {
             ["version"] = version.Number,
-            ["loaded_at"] = version.LoadedAt.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["loaded_at"] = Timestamp(version.LoadedAt),
             ["file"] = file.Path,
             ["reloads"] = file.Path is null ? "off (no --config file)" : "on (edits of the file apply live)",
             ["restart_required"] = new JsonArray([.. version.RestartRequired.Select(k => (JsonNode?)k)]),
@@ -91,7 +91,7 @@ internal static class AdminEndpoints
         {
             configuration["last_rejected"] = new JsonObject
             {
-                ["at"] = rejection.At.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                ["at"] = Timestamp(rejection.At),
                 ["errors"] = new JsonArray([.. rejection.Errors.Select(e => (JsonNode?)e)]),
             };
         }
@@ -125,6 +125,11 @@ internal static class AdminEndpoints
         {
             json.WriteStartObject();
             json.WriteString("name", cluster.ClusterId);
+
+            // Istio's route timeout as YARP applies it (its activity timeout); "none" unless the service sets one.
+            json.WriteString("timeout", cluster.Model.Config.HttpRequest?.ActivityTimeout is { } timeout && timeout != Timeout.InfiniteTimeSpan
+                ? timeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture)
+                : "none");
             json.WriteStartArray("endpoints");
             foreach (var destination in cluster.Destinations.Values)
             {
@@ -201,4 +206,6 @@ internal static class AdminEndpoints
         await using var json = new Utf8JsonWriter(context.Response.Body);
         OtlpJsonWriter.Write(json, resource, ring.Snapshot(limit, traceId));
     }
+
+    private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 }

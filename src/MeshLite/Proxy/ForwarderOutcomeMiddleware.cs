@@ -150,7 +150,8 @@ internal sealed class ForwarderOutcomeMiddleware
         return (status, flag, $"{when}{{{reason}}}", ResetBeforeHeaders + reason.Replace('_', ' '));
     }
 
-    private static (ResponseFlags, string) Reason(Exception? exception)
+    /// <summary>Envoy's flag and reset reason for an exception from the upstream client.</summary>
+    internal static (ResponseFlags Flag, string Reason) Reason(Exception? exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {

@@ -45,8 +45,6 @@ internal sealed class SidecarTransformProvider : ITransformProvider
             return;
         }
 
-        var registry = route.Kind == MeshRouteKind.Registry;
-
         context.UseDefaultForwarders = false;
         context.AddOriginalHost(true);
         var forceHttp2 = string.Equals(route.UpstreamProtocol, UpstreamProtocols.Http2, StringComparison.OrdinalIgnoreCase)
@@ -100,7 +98,7 @@ internal sealed class SidecarTransformProvider : ITransformProvider
             {
                 proxyRequest.Options.Set(UpstreamRetryHandler.ContextKey, httpContext);
             }
-            else if (registry)
+            else if (route.Kind == MeshRouteKind.Registry)
             {
                 proxyRequest.Headers.TryAddWithoutValidation(UpstreamRetryHandler.AttemptCountHeader, "1");
             }

@@ -18,6 +18,8 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
 
     public const string AttemptCountHeader = "x-envoy-attempt-count";
 
+    private const long RefusedStreamErrorCode = 0x7;
+
     private static readonly string[] _attemptText = [.. Enumerable.Range(0, 16).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 
     private readonly UpstreamPolicy _policy;
@@ -99,7 +101,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             if (context is not null)
             {
                 tried ??= [];
-                NextEndpoint(context, request, hop, tried);
+                NextEndpoint(context, request, tried);
             }
         }
     }
@@ -147,7 +149,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
     }
 
     /// <summary>Envoy's previous-hosts predicate: the next try goes to an endpoint not tried yet, when the cluster has one.</summary>
-    private static void NextEndpoint(HttpContext context, HttpRequestMessage request, HopFeature? hop, List<DestinationState> tried)
+    private static void NextEndpoint(HttpContext context, HttpRequestMessage request, List<DestinationState> tried)
     {
         if (context.Features.Get<Yarp.ReverseProxy.Model.IReverseProxyFeature>() is not { } proxy || request.RequestUri is null)
         {
@@ -178,31 +180,31 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             return;
         }
 
+        // %UPSTREAM_HOST% and passive health follow the proxied destination.
         request.RequestUri = new UriBuilder(request.RequestUri) { Scheme = address.Scheme, Host = address.Host, Port = address.Port }.Uri;
         proxy.ProxiedDestination = next;
-        if (hop is not null)
-        {
-            hop.UpstreamHost = address.Authority;
-        }
     }
 
+    /// <summary>
+    /// The retry condition a failed try meets: what the access log would call <c>UF</c> is a connect failure, as is the
+    /// connect timeout (which surfaces as a cancellation); an HTTP/2 <c>REFUSED_STREAM</c> is its own; the rest are resets.
+    /// </summary>
     internal static UpstreamFailure Classify(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
             switch (e)
             {
-                case HttpProtocolException { ErrorCode: 0x7 }:
+                case HttpProtocolException { ErrorCode: RefusedStreamErrorCode }:
                     return UpstreamFailure.RefusedStream;
-                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError }:
                 case TimeoutException:
-                    return UpstreamFailure.ConnectFailure;
-                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostUnreachable or System.Net.Sockets.SocketError.NetworkUnreachable }:
                     return UpstreamFailure.ConnectFailure;
             }
         }
 
-        return UpstreamFailure.Reset;
+        return ForwarderOutcomeMiddleware.Reason(exception).Flag == ResponseFlags.UpstreamConnectionFailure
+            ? UpstreamFailure.ConnectFailure
+            : UpstreamFailure.Reset;
     }
 
     private static string Name(UpstreamFailure failure) => failure switch

@@ -454,13 +454,7 @@ internal sealed partial class HopTracer
             Sampler = new TraceSampler(tracing);
             CustomTags = new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable);
             _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
-            foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
-            {
-                if (TraceFormats.TryParseName(name, out var format))
-                {
-                    Inject |= format;
-                }
-            }
+            Inject = TraceFormats.FromNames(tracing.Propagation, TracingOptions.DefaultPropagation);
         }
 
         public bool Enabled { get; }

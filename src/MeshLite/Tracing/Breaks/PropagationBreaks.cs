@@ -80,16 +80,7 @@ internal sealed class PropagationBreaks
             "parent" => StitchMode.Parent,
             _ => StitchMode.Off,
         };
-        var injected = TraceFormat.None;
-        foreach (var name in tracing.Propagation ?? TracingOptions.DefaultPropagation)
-        {
-            if (TraceFormats.TryParseName(name, out var format))
-            {
-                injected |= format;
-            }
-        }
-
-        return (mode, injected);
+        return (mode, TraceFormats.FromNames(tracing.Propagation, TracingOptions.DefaultPropagation));
     }
 
     public long Unattributed => Interlocked.Read(ref _unattributed);

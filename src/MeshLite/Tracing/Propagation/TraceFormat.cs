@@ -24,6 +24,21 @@ public static class TraceFormats
         return format != TraceFormat.None;
     }
 
+    /// <summary>The formats named in <c>MeshLite:Tracing:Propagation</c> (unknown names are the validator's to refuse); none given means the default.</summary>
+    public static TraceFormat FromNames(IEnumerable<string>? names, IEnumerable<string> defaults)
+    {
+        var formats = TraceFormat.None;
+        foreach (var name in names ?? defaults)
+        {
+            if (TryParseName(name, out var format))
+            {
+                formats |= format;
+            }
+        }
+
+        return formats;
+    }
+
     /// <summary>The label value for a format (metrics, logs, the <c>meshlite.trace_context.format</c> tag).</summary>
     public static string Name(TraceFormat format) => format switch
     {
