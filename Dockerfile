@@ -1,11 +1,14 @@
 # MeshLite sidecar image: the Native AOT binary on a chiseled runtime-deps base (no shell, no package manager),
-# running as uid 1337 like istio-proxy. Configuration by environment variables only, e.g.
-#   docker run -e MeshLite__ServiceName=payment -e MeshLite__Inbound__AppPort=8080 meshlite
-# No HEALTHCHECK: Kubernetes probes /healthz/ready on the admin port.
+# running as uid 1337 like istio-proxy. It shares the app container's network namespace, as in a pod:
+#   docker run -d --name app -p 8080:15006 my-app                      # the app listens on 127.0.0.1:8080
+#   docker run -d --network container:app -e MeshLite__ServiceName=app -e MeshLite__Inbound__AppPort=8080 meshlite:0.1.0
+# No HEALTHCHECK: Kubernetes probes /healthz/ready on the metrics port (15090).
 
-ARG DOTNET_VERSION=10.0
+# Pinned, so that a rebuild gives the same image; raise them together with global.json.
+ARG SDK_TAG=10.0.401-noble
+ARG RUNTIME_DEPS_TAG=10.0.12-noble-chiseled
 
-FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION} AS build
+FROM mcr.microsoft.com/dotnet/sdk:${SDK_TAG} AS build
 ARG TARGETARCH
 # Native AOT links with clang and needs zlib.
 RUN apt-get update \
@@ -14,14 +17,17 @@ RUN apt-get update \
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/MeshLite/MeshLite.csproj src/MeshLite/
+# The image runs only the sidecar: no trace UI (the Aspire Dashboard that `meshlite mesh` starts) is downloaded.
 RUN RID=linux-$([ "$TARGETARCH" = "arm64" ] && echo arm64 || echo x64) \
- && dotnet restore src/MeshLite/MeshLite.csproj -r "$RID" -p:PublishAot=true
+ && dotnet restore src/MeshLite/MeshLite.csproj -r "$RID" -p:PublishAot=true -p:MeshLiteTraceUi=false
 COPY src/ src/
+# The sidecar's fixed part, shared with the Helm chart (meshlite inject embeds it).
+COPY helm/meshlite/templates/_sidecar.tpl helm/meshlite/templates/
 RUN RID=linux-$([ "$TARGETARCH" = "arm64" ] && echo arm64 || echo x64) \
  && dotnet publish src/MeshLite/MeshLite.csproj -c Release -r "$RID" --no-restore \
-      -p:PublishAot=true -p:StripSymbols=true -o /app
+      -p:PublishAot=true -p:StripSymbols=true -p:MeshLiteTraceUi=false -o /app
 
-FROM mcr.microsoft.com/dotnet/runtime-deps:${DOTNET_VERSION}-noble-chiseled AS final
+FROM mcr.microsoft.com/dotnet/runtime-deps:${RUNTIME_DEPS_TAG} AS final
 WORKDIR /app
 COPY --from=build /app/MeshLite /app/MeshLite
 USER 1337:1337

@@ -22,6 +22,8 @@ try
         "mesh" => await MeshRunner.RunAsync(args[1..], Console.Out, stop.Token),
         "load" => await LoadGenerator.RunAsync(args[1..], Console.Out, Console.Error, stop.Token),
         "target" => await RunSidecarAsync(TargetCommand.ToSidecarArguments(args[1..]), stop.Token),
+        "inject" => await InjectCommand.RunAsync(args[1..], Console.In, Console.Out, Console.Error),
+        "wait" => await WaitCommand.RunAsync(args[1..], Console.Error, stop.Token),
         "help" or "--help" or "-h" => Help(),
         _ => await RunSidecarAsync(args, stop.Token),
     };
@@ -57,6 +59,8 @@ static int Help()
         {MeshRunner.Usage}
         {LoadGenerator.Usage}
         {TargetCommand.Usage}
+        {InjectCommand.Usage}
+        {WaitCommand.Usage}
         """);
     return 0;
 }

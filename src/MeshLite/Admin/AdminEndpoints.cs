@@ -24,6 +24,7 @@ internal static class AdminEndpoints
         ("/debug/traces", "the newest finished spans as OTLP JSON (?limit=, ?traceId=)"),
         ("/debug/propagation", "which calls of the app broke the trace, and why"),
         ("/drain_listeners", "POST: start draining (readiness turns 503)"),
+        ("/quitquitquit", "POST: drain and exit (a Job's app ends its sidecar this way when it is not a native sidecar)"),
     ];
 
     public static void Map(IEndpointRouteBuilder endpoints)
@@ -45,6 +46,11 @@ internal static class AdminEndpoints
         endpoints.MapPost("/drain_listeners", static context =>
         {
             context.RequestServices.GetRequiredService<SidecarState>().Drain();
+            return context.Response.WriteAsync("OK\n");
+        }).WithMetadata(admin);
+        endpoints.MapPost("/quitquitquit", static context =>
+        {
+            context.RequestServices.GetRequiredService<IHostApplicationLifetime>().StopApplication();
             return context.Response.WriteAsync("OK\n");
         }).WithMetadata(admin);
         endpoints.MapGet("/config_dump", static context => WriteConfigDumpAsync(context)).WithMetadata(admin);

@@ -15,6 +15,9 @@ public sealed class MeshLiteOptions
 
     public string? Zone { get; set; }
     public string ClusterId { get; set; } = "Kubernetes";
+
+    /// <summary>The cluster's DNS domain, as Istio's <c>global.proxy.clusterDomain</c>: names are <c>svc.ns.svc.&lt;domain&gt;</c>.</summary>
+    public string ClusterDomain { get; set; } = "cluster.local";
     public string MeshId { get; set; } = "cluster.local";
     public string CanonicalRevision { get; set; } = "latest";
 
@@ -43,6 +46,13 @@ public sealed class MeshLiteOptions
     public Dictionary<string, ServiceOptions> Services { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     public TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>
+    /// The app's own kubelet probes, which <c>meshlite inject</c> rewrote to <c>/app-health/&lt;container&gt;/readyz|livez|startupz</c>
+    /// on the metrics port (as Istio's agent serves them on 15020): a JSON object from that path to the original probe,
+    /// like Istio's <c>ISTIO_KUBE_APP_PROBERS</c>. The kubelet cannot reach an app bound to 127.0.0.1; MeshLite can.
+    /// </summary>
+    public string? AppProbes { get; set; }
 
     /// <summary>
     /// Istio's <c>terminationDrainDuration</c>: after SIGTERM (or <c>POST /drain_listeners</c>) readiness is 503 and the

@@ -29,6 +29,13 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}Namespace '{o.Namespace}' is not a DNS label (lowercase letters, digits and '-', at most 63).");
         }
 
+        if (!IsDnsName(o.ClusterDomain))
+        {
+            errors.Add($"{P}ClusterDomain '{o.ClusterDomain}' is not a DNS name (e.g. cluster.local).");
+        }
+
+        AppProbes.Parse(o.AppProbes, errors);
+
         CheckPort(errors, "ServicePort", o.ServicePort, allowZero: false);
         CheckListener(errors, "Inbound", o.Inbound);
         CheckListener(errors, "Outbound", o.Outbound);
@@ -402,4 +409,7 @@ internal static class MeshLiteOptionsValidator
 
         return true;
     }
+
+    private static bool IsDnsName(string? value) =>
+        !string.IsNullOrEmpty(value) && value.Length <= 253 && value.Split('.').All(IsDnsLabel);
 }

@@ -16,8 +16,8 @@ internal sealed class MeshLiteSettings
         Namespace = options.Namespace;
         PodName = options.PodName ?? Environment.GetEnvironmentVariable("POD_NAME") ?? Dns.GetHostName();
         PodIp = options.PodIp ?? Environment.GetEnvironmentVariable("INSTANCE_IP") ?? FirstHostAddress();
-        ServiceFqdn = $"{ServiceName}.{Namespace}.svc.cluster.local";
-        NodeId = $"sidecar~{PodIp}~{PodName}.{Namespace}~{Namespace}.svc.cluster.local";
+        ServiceFqdn = $"{ServiceName}.{Namespace}.svc.{options.ClusterDomain}";
+        NodeId = $"sidecar~{PodIp}~{PodName}.{Namespace}~{Namespace}.svc.{options.ClusterDomain}";
         AppPort = options.Inbound.AppPort!.Value;
         InboundClusterName = $"inbound|{AppPort}||";
         InboundOperationName = $"{ServiceFqdn}:{options.ServicePort}/*";

@@ -17,6 +17,8 @@ internal static class RestartOnlyKeys
         new("Zone", o => o.Zone, (o, r) => o.Zone = r.Zone),
         new("ClusterId", o => o.ClusterId, (o, r) => o.ClusterId = r.ClusterId),
         new("MeshId", o => o.MeshId, (o, r) => o.MeshId = r.MeshId),
+        new("ClusterDomain", o => o.ClusterDomain, (o, r) => o.ClusterDomain = r.ClusterDomain),
+        new("AppProbes", o => o.AppProbes, (o, r) => o.AppProbes = r.AppProbes),
         new("CanonicalRevision", o => o.CanonicalRevision, (o, r) => o.CanonicalRevision = r.CanonicalRevision),
         new("Workload", o => o.Workload, (o, r) => o.Workload = r.Workload),
         new("App", o => o.App, (o, r) => o.App = r.App),

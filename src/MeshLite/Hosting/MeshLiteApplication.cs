@@ -128,6 +128,7 @@ public static partial class MeshLiteApplication
         services.AddSingleton<IstioMetrics>();
         services.AddSingleton<MetadataExchange>();
         services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<AppProbeEndpoints>();
         services.AddMeshLiteTracing(builder.Configuration, settings);
     }
 
@@ -154,6 +155,7 @@ public static partial class MeshLiteApplication
 
         AdminEndpoints.Map(app);
         MetricsEndpoints.Map(app);
+        AppProbeEndpoints.Map(app);
         if (settings.Options.DemoApp.Port is not null)
         {
             DemoAppEndpoints.Map(app);

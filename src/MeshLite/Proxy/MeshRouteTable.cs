@@ -32,7 +32,7 @@ internal sealed class MeshRouteTable
 
         foreach (var (name, service) in options.Services.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            var fqdn = $"{name}.{service.Namespace}.svc.cluster.local";
+            var fqdn = $"{name}.{service.Namespace}.svc.{options.ClusterDomain}";
             var route = new MeshRoute(MeshRouteKind.Registry, ListenerKind.Outbound, $"outbound|{service.Port}||{fqdn}", name,
                 $"{fqdn}:{service.Port}/*", service.Protocol, service.Namespace, fqdn);
             string[] names = [name, $"{name}.{service.Namespace}", $"{name}.{service.Namespace}.svc", fqdn];
