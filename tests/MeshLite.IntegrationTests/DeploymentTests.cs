@@ -18,7 +18,9 @@ public class DeploymentTests
     {
         var stream = new YamlStream();
         using var reader = new StreamReader(path);
-        stream.Load(reader);
+
+        // Compose files share settings through merge keys (<<: *anchor).
+        stream.Load(new YamlDotNet.Core.MergingParser(new YamlDotNet.Core.Parser(reader)));
         return (YamlMappingNode)stream.Documents[0].RootNode;
     }
 
@@ -102,7 +104,7 @@ public class DeploymentTests
         var values = Paths(LoadYaml(Path.Combine(_chart, "values.yaml"))).ToHashSet();
         using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(_chart, "values.schema.json")));
         var templates = Directory.GetFiles(Path.Combine(_chart, "templates"));
-        var used = templates.SelectMany(t => Regex.Matches(File.ReadAllText(t), @"\.Values\.([A-Za-z0-9_.]+)").Select(m => m.Groups[1].Value.TrimEnd('.'))).Distinct().ToList();
+        var used = templates.SelectMany(t => Regex.Matches(Regex.Replace(File.ReadAllText(t), @"\{\{/\*.*?\*/\}\}", "", RegexOptions.Singleline), @"\.Values\.([A-Za-z0-9_.]+)").Select(m => m.Groups[1].Value.TrimEnd('.'))).Distinct().ToList();
 
         Assert.NotEmpty(used);
         foreach (var path in used)
@@ -111,7 +113,7 @@ public class DeploymentTests
             Assert.True(SchemaDeclares(schema.RootElement, path), $"templates use .Values.{path}, which values.schema.json does not declare");
         }
 
-        var defines = Regex.Matches(File.ReadAllText(Path.Combine(_chart, "templates", "_helpers.tpl")), @"define ""([^""]+)""").Select(m => m.Groups[1].Value).ToHashSet();
+        var defines = templates.SelectMany(t => Regex.Matches(File.ReadAllText(t), @"define ""([^""]+)""")).Select(m => m.Groups[1].Value).ToHashSet();
         foreach (var include in templates.SelectMany(t => Regex.Matches(File.ReadAllText(t), @"include ""([^""]+)""").Select(m => m.Groups[1].Value)))
         {
             Assert.Contains(include, defines);
@@ -121,21 +123,22 @@ public class DeploymentTests
     }
 
     [Fact]
-    public void Sidecar_GetsIdentityFromTheDownwardApi_ReadinessAndTheApplicationsProxy()
+    public void SidecarBase_IsPlainYaml_WithIdentityFromTheDownwardApi_AndReadinessOnTheMetricsPort()
     {
         var helpers = File.ReadAllText(Path.Combine(_chart, "templates", "_helpers.tpl"));
+        Assert.Contains("include \"meshlite.sidecarBase\" . | fromYaml", helpers);
+        var stream = new YamlStream();
+        stream.Load(new StringReader(MeshLite.Injection.SidecarTemplate.Extract(File.ReadAllText(Path.Combine(_chart, "templates", "_sidecar.tpl")))));
+        var container = (YamlMappingNode)stream.Documents[0].RootNode;
+        var env = ((YamlSequenceNode)container["env"]).Children.Cast<YamlMappingNode>().ToDictionary(e => e["name"].ToString());
         foreach (var (variable, field) in new[] { ("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace"), ("INSTANCE_IP", "status.podIP") })
         {
-            Assert.Matches($@"name: {variable}\s+valueFrom: {{ fieldRef: {{ fieldPath: {Regex.Escape(field)} }} }}", helpers);
+            Assert.Equal(field, env[variable]["valueFrom"]["fieldRef"]["fieldPath"].ToString());
         }
 
-        Assert.Contains("path: /healthz/ready, port: 15090", helpers);
-        Assert.Contains("runAsUser: 1337", helpers);
-        Assert.Contains("jaeger-collector.%s.svc.cluster.local:4317", helpers);
-        var deployment = File.ReadAllText(Path.Combine(_chart, "templates", "deployment.yaml"));
-        Assert.Contains("HTTP_PROXY, value: \"http://127.0.0.1:15001\"", deployment);
-        Assert.Contains("prometheus.io/port: \"15090\"", deployment);
-        Assert.Contains("targetPort: 15006", File.ReadAllText(Path.Combine(_chart, "templates", "service.yaml")));
+        Assert.Equal("/healthz/ready", container["readinessProbe"]["httpGet"]["path"].ToString());
+        Assert.Equal(new MeshLiteOptions().Metrics.Port.ToString(), container["readinessProbe"]["httpGet"]["port"].ToString());
+        Assert.Equal("RuntimeDefault", container["securityContext"]["seccompProfile"]["type"].ToString());
     }
 
     [Fact]
@@ -155,35 +158,59 @@ public class DeploymentTests
     }
 
     [Fact]
-    public void Compose_RunsTheCheckoutMesh_WithJaegerV2_AndEveryCallIsAService()
+    public void Compose_RunsEachServiceAsAnAppContainer_WithAMeshLiteSharingItsNetwork_AndJaegerV2()
     {
         var compose = LoadYaml(Path.Combine(Repository.Root, "config", "compose.yaml"));
         var services = (YamlMappingNode)compose["services"];
         var names = services.Children.Keys.Select(k => k.ToString()).ToHashSet();
-        Assert.Contains("jaeger", names);
         Assert.StartsWith("jaegertracing/jaeger:2", services["jaeger"]["image"].ToString());
         foreach (var service in new[] { "frontend", "api-gateway", "payment", "bank-api", "inventory" })
         {
-            var environment = (YamlMappingNode)services[service]["environment"];
-            Assert.Equal(service, environment["MeshLite__ServiceName"].ToString());
-            foreach (var (key, value) in environment.Children.Where(kv => kv.Key.ToString().StartsWith("MeshLite__DemoApp__Calls__", StringComparison.Ordinal)))
+            // The app: its own container, calling out through the sidecar, and only to services of the mesh.
+            var app = (YamlMappingNode)services[service];
+            Assert.StartsWith("python:", app["image"].ToString());
+            var appEnv = (YamlMappingNode)app["environment"];
+            Assert.Equal("http://127.0.0.1:15001", appEnv["HTTP_PROXY"].ToString());
+            Assert.Equal("http://127.0.0.1:15001", appEnv["http_proxy"].ToString());
+            Assert.DoesNotContain(".svc", appEnv["no_proxy"].ToString(), StringComparison.Ordinal);
+            if (appEnv.Children.TryGetValue(new YamlScalarNode("CALLS"), out var calls))
             {
-                Assert.Contains(value.ToString(), names);
+                Assert.All(calls.ToString().Split(','), c => Assert.Contains(c, names));
             }
+
+            // The sidecar: in the app's network namespace, as in a pod, and registered under the app's name.
+            var sidecar = (YamlMappingNode)services[service + "-sidecar"];
+            Assert.Equal("service:" + service, sidecar["network_mode"].ToString());
+            Assert.Equal(service, sidecar["environment"]["MeshLite__ServiceName"].ToString());
+            Assert.Equal($"http://{service}:15006", sidecar["environment"][$"MeshLite__Services__{service}__Endpoints__0"].ToString());
+            Assert.False(sidecar.Children.ContainsKey(new YamlScalarNode("ports")), "ports belong to the container that owns the network namespace");
         }
 
-        var common = File.ReadAllText(Path.Combine(Repository.Root, "config", "compose.yaml"));
-        Assert.Contains("OTEL_EXPORTER_OTLP_ENDPOINT: http://jaeger:4317", common);
+        var text = File.ReadAllText(Path.Combine(Repository.Root, "config", "compose.yaml"));
+        Assert.Contains("OTEL_EXPORTER_OTLP_ENDPOINT: http://jaeger:4317", text);
+        Assert.DoesNotContain("DemoApp", text);
+        Assert.True(File.Exists(Path.Combine(Repository.Root, "config", "compose", "app.py")));
     }
 
     [Fact]
     public void Dockerfile_BuildsTheAotBinary_OnAChiseledBase_AsUid1337_ExposingTheDefaultPorts()
     {
         var dockerfile = File.ReadAllText(Path.Combine(Repository.Root, "Dockerfile"));
-        var stages = Regex.Matches(dockerfile, @"^FROM (\S+) AS (\w+)$", RegexOptions.Multiline).Select(m => (Image: m.Groups[1].Value, Name: m.Groups[2].Value)).ToList();
+        var arguments = Regex.Matches(dockerfile, @"(?m)^ARG (\w+)=(\S+)$").ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        var stages = Regex.Matches(dockerfile, @"^FROM (\S+) AS (\w+)$", RegexOptions.Multiline)
+            .Select(m => (Image: Regex.Replace(m.Groups[1].Value, @"\$\{(\w+)\}", a => arguments[a.Groups[1].Value]), Name: m.Groups[2].Value)).ToList();
         Assert.Equal(["build", "final"], stages.Select(s => s.Name));
         Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:", stages[0].Image);
         Assert.Matches(@"^mcr\.microsoft\.com/dotnet/runtime-deps:.*chiseled$", stages[1].Image);
+
+        // Base tags are pinned to a patch version, never a floating "10.0".
+        foreach (var tag in Regex.Matches(dockerfile, @"(?m)^ARG (\w+_TAG)=(\S+)$").Select(m => m.Groups[2].Value))
+        {
+            Assert.Matches(@"^\d+\.\d+\.\d+-", tag);
+        }
+
+        Assert.Equal(2, Regex.Count(dockerfile, @"(?m)^ARG \w+_TAG="));
+        Assert.Equal(2, Regex.Count(dockerfile, "-p:MeshLiteTraceUi=false"));
         Assert.Contains("-p:PublishAot=true", dockerfile);
         Assert.Matches(@"(?m)^USER 1337:1337$", dockerfile);
         Assert.DoesNotMatch(@"(?m)^HEALTHCHECK", dockerfile);
