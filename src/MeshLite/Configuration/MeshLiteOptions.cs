@@ -85,6 +85,12 @@ public sealed class AccessLogOptions
 
     /// <summary>Lines buffered between requests and the writer; beyond it lines are dropped and counted, never waited for.</summary>
     public int BufferSize { get; set; } = 8192;
+
+    /// <summary>
+    /// How long lines may wait before they are written, as Envoy's <c>file_flush_interval</c> (1 s): the writer wakes
+    /// once per interval, or sooner when lines pile up, never once per line.
+    /// </summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>

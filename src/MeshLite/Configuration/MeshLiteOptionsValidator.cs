@@ -57,6 +57,11 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}AccessLog:Path '{o.AccessLog.Path}' is not a file in an existing directory (or /dev/stdout).");
         }
 
+        if (o.AccessLog.FlushInterval <= TimeSpan.Zero || o.AccessLog.FlushInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{P}AccessLog:FlushInterval '{o.AccessLog.FlushInterval}' must be more than 0 and at most 00:01:00.");
+        }
+
         if (o.AccessLog.BufferSize is < 1 or > 1_000_000)
         {
             errors.Add($"{P}AccessLog:BufferSize '{o.AccessLog.BufferSize}' must be between 1 and 1000000.");
