@@ -65,9 +65,14 @@ internal sealed partial class SidecarHopMiddleware
 
         hop.IsGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
-        var requestBody = new CountingRequestBody(context.Request.Body);
-        context.Request.Body = requestBody;
-        hop.RequestBody = requestBody;
+        // Kestrel knows when a request has no body (no Content-Length or chunking; END_STREAM on HTTP/2 headers): then
+        // there is nothing to count, and its size is 0 without a wrapper.
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != false)
+        {
+            var requestBody = new CountingRequestBody(context.Request.Body);
+            context.Request.Body = requestBody;
+            hop.RequestBody = requestBody;
+        }
         if (context.Features.Get<IHttpResponseBodyFeature>() is { } responseBodyFeature)
         {
             var responseBody = new CountingResponseBody(responseBodyFeature);
