@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 using Microsoft.AspNetCore.Http;
 

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
 

@@ -1,4 +1,3 @@
-using MeshLite.Tracing.Propagation;
 using System.Net;
 using MeshLite.Hops;
 

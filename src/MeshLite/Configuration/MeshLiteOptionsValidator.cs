@@ -231,7 +231,7 @@ internal static class MeshLiteOptionsValidator
 
             for (var i = 0; i < formats.Count; i++)
             {
-                if (!Tracing.Propagation.TraceFormats.TryParseName(formats[i], out _))
+                if (!TraceFormats.TryParseName(formats[i], out _))
                 {
                     errors.Add($"{P}Tracing:Propagation:{i} '{formats[i]}' is not one of w3c, b3multi, b3.");
                 }

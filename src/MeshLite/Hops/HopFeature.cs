@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using MeshLite.Metrics;
-using MeshLite.Tracing.Propagation;
-using MeshLite.Tracing.Sampling;
 
 namespace MeshLite.Hops;
 

@@ -1,5 +1,5 @@
-using MeshLite.Tracing.Propagation;
-using MeshLite.Tracing.Sampling;
+using MeshLite.Configuration;
+using MeshLite.Hops;
 using Prometheus;
 
 namespace MeshLite.Metrics;

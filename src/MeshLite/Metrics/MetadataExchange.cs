@@ -35,19 +35,19 @@ internal sealed class MetadataExchange
     {
         if (hop.Listener == ListenerKind.Inbound)
         {
-            if (headers.TryGetValue(PeerMetadata.Header, out var metadata))
+            if (headers.TryGetValue(PeerMetadataCodec.Header, out var metadata))
             {
                 hop.Peer = Decode(metadata, _invalidFromCaller);
                 hop.PeerMetadataRequested = true;
-                headers.Remove(PeerMetadata.Header);
+                headers.Remove(PeerMetadataCodec.Header);
             }
 
-            headers.Remove(PeerMetadata.IdHeader);
+            headers.Remove(PeerMetadataCodec.IdHeader);
         }
         else if (hop.Route.Kind == MeshRouteKind.Registry)
         {
-            headers[PeerMetadata.IdHeader] = _localId;
-            headers[PeerMetadata.Header] = _localMetadata;
+            headers[PeerMetadataCodec.IdHeader] = _localId;
+            headers[PeerMetadataCodec.Header] = _localMetadata;
         }
     }
 
@@ -55,18 +55,18 @@ internal sealed class MetadataExchange
     {
         if (hop.Listener == ListenerKind.Outbound)
         {
-            if (headers.TryGetValue(PeerMetadata.Header, out var metadata))
+            if (headers.TryGetValue(PeerMetadataCodec.Header, out var metadata))
             {
                 hop.Peer = Decode(metadata, _invalidFromUpstream);
-                headers.Remove(PeerMetadata.Header);
+                headers.Remove(PeerMetadataCodec.Header);
             }
 
-            headers.Remove(PeerMetadata.IdHeader);
+            headers.Remove(PeerMetadataCodec.IdHeader);
         }
         else if (hop.PeerMetadataRequested)
         {
-            headers[PeerMetadata.IdHeader] = _localId;
-            headers[PeerMetadata.Header] = _localMetadata;
+            headers[PeerMetadataCodec.IdHeader] = _localId;
+            headers[PeerMetadataCodec.Header] = _localMetadata;
         }
     }
 

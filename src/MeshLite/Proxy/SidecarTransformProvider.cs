@@ -81,8 +81,8 @@ internal sealed class SidecarTransformProvider : ITransformProvider
             {
                 // Passthrough leaves the mesh (Istio's IN_MESH mode): mesh-internal headers stay behind, whatever the app sent.
                 proxyRequest.Headers.Remove(TraceHeaders.DecoratorOperation);
-                proxyRequest.Headers.Remove(PeerMetadata.Header);
-                proxyRequest.Headers.Remove(PeerMetadata.IdHeader);
+                proxyRequest.Headers.Remove(PeerMetadataCodec.Header);
+                proxyRequest.Headers.Remove(PeerMetadataCodec.IdHeader);
 
                 var host = request.Host.Value;
                 proxyRequest.RequestUri = new Uri($"http://{host}{request.PathBase}{request.Path}{request.QueryString}");

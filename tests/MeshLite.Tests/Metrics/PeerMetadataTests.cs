@@ -1,3 +1,4 @@
+using MeshLite.Hops;
 using MeshLite.Metrics;
 
 namespace MeshLite.Metrics.Tests;
@@ -19,7 +20,7 @@ public class PeerMetadataTests
     [Fact]
     public void TryDecode_ReadsEveryField()
     {
-        Assert.True(PeerMetadata.TryDecode(IstioShaped, out var peer));
+        Assert.True(PeerMetadataCodec.TryDecode(IstioShaped, out var peer));
         Assert.Equal(("payment-7d9f-abcde", "shop", "payment-v2", "Kubernetes"), (peer.Name, peer.Namespace, peer.Workload, peer.ClusterId));
         Assert.Equal(("payment", "v2", "v2", "payment"), (peer.App, peer.Version, peer.CanonicalRevision, peer.CanonicalService));
     }
@@ -35,7 +36,7 @@ public class PeerMetadataTests
     [InlineData("QUJD")]                    // base64 of "ABC": not a Struct
     public void TryDecode_MalformedValues_AreRefusedWithoutThrowing(string value)
     {
-        Assert.False(PeerMetadata.TryDecode(value, out var peer));
+        Assert.False(PeerMetadataCodec.TryDecode(value, out var peer));
         Assert.Same(PeerMetadata.Unknown, peer);
     }
 
@@ -51,7 +52,7 @@ public class PeerMetadataTests
             inner = [0x0a, .. Varint(entry.Length), .. entry];                       // Struct.fields (1)
         }
 
-        Assert.False(PeerMetadata.TryDecode(Convert.ToBase64String(inner), out _));
+        Assert.False(PeerMetadataCodec.TryDecode(Convert.ToBase64String(inner), out _));
     }
 
     [Fact]
@@ -68,7 +69,7 @@ public class PeerMetadataTests
             }
 
             var value = Convert.ToBase64String(i % 2 == 0 ? bytes : bytes[..random.Next(bytes.Length)]);
-            _ = PeerMetadata.TryDecode(value, out var peer);
+            _ = PeerMetadataCodec.TryDecode(value, out var peer);
             Assert.NotNull(peer);
         }
     }

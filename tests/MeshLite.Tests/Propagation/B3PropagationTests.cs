@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using MeshLite.Configuration;
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 using Microsoft.AspNetCore.Http;
 

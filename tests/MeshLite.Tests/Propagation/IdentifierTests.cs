@@ -1,3 +1,4 @@
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 
 namespace MeshLite.Tracing.Propagation.Tests;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using MeshLite.Configuration;
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 
 namespace MeshLite.Tracing.Propagation.Tests;

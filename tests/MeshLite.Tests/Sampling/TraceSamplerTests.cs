@@ -1,4 +1,5 @@
 using MeshLite.Configuration;
+using MeshLite.Hops;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MeshLite.Tracing.Propagation;
+using MeshLite.Hops;
 using OpenTelemetry;
 
 namespace MeshLite.Tracing.Export;

@@ -1,3 +1,6 @@
+using MeshLite.Configuration;
+using MeshLite.Hops;
+
 namespace MeshLite.Tracing.Propagation;
 
 /// <summary>

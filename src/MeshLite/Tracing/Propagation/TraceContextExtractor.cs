@@ -1,3 +1,4 @@
+using MeshLite.Configuration;
 using Microsoft.Extensions.Primitives;
 
 namespace MeshLite.Tracing.Propagation;

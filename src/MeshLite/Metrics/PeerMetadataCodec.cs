@@ -1,16 +1,16 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using MeshLite.Configuration;
+using MeshLite.Hops;
 
 namespace MeshLite.Metrics;
 
 /// <summary>
-/// A workload's identity as Istio's metadata exchange carries it: <c>x-envoy-peer-metadata</c> is the base64 of a
-/// protobuf <c>google.protobuf.Struct</c> (<c>NAME</c>, <c>NAMESPACE</c>, <c>WORKLOAD_NAME</c>, <c>CLUSTER_ID</c>,
+/// Istio's metadata exchange on the wire: <c>x-envoy-peer-metadata</c> is the base64 of a protobuf
+/// <c>google.protobuf.Struct</c> (<c>NAME</c>, <c>NAMESPACE</c>, <c>WORKLOAD_NAME</c>, <c>CLUSTER_ID</c>,
 /// <c>LABELS</c>{app, version, canonical name and revision}), so MeshLite and Istio sidecars understand each other.
 /// </summary>
-public sealed class PeerMetadata
+public static class PeerMetadataCodec
 {
     public const string Header = "x-envoy-peer-metadata";
     public const string IdHeader = "x-envoy-peer-metadata-id";
@@ -20,64 +20,31 @@ public sealed class PeerMetadata
     /// <summary>Istio's own values are a few hundred bytes; anything near Kestrel's header limit is not a workload identity.</summary>
     private const int MaxHeaderLength = 4096;
 
-    public static readonly PeerMetadata Unknown = new("unknown", "unknown", "unknown", "unknown", "unknown", "unknown", "latest", "unknown");
-
-    public PeerMetadata(string name, string @namespace, string workload, string clusterId, string app, string version, string canonicalRevision, string canonicalService)
-    {
-        Name = name;
-        Namespace = @namespace;
-        Workload = workload;
-        ClusterId = clusterId;
-        App = app;
-        Version = version;
-        CanonicalRevision = canonicalRevision;
-        CanonicalService = canonicalService;
-    }
-
-    public string Name { get; }
-    public string Namespace { get; }
-    public string Workload { get; }
-    public string ClusterId { get; }
-    public string App { get; }
-    public string Version { get; }
-    public string CanonicalService { get; }
-    public string CanonicalRevision { get; }
-
-    /// <summary>Principal without mTLS, as Istio reports it.</summary>
-    public static string Principal => "unknown";
-
-    internal static PeerMetadata Local(MeshLiteSettings settings)
-    {
-        var o = settings.Options;
-        return new PeerMetadata(settings.PodName, settings.Namespace, o.Workload ?? settings.ServiceName, o.ClusterId,
-            o.App ?? settings.ServiceName, o.Version ?? "unknown", o.CanonicalRevision, settings.ServiceName);
-    }
-
     /// <summary>The header value: base64 (with padding) of the Struct, keys sorted, as Istio's sidecars write it.</summary>
-    public string Encode()
+    public static string Encode(this PeerMetadata metadata)
     {
         var labels = new Struct();
-        labels.Fields.Add("app", Value.ForString(App));
-        labels.Fields.Add(CanonicalNameLabel, Value.ForString(CanonicalService));
-        labels.Fields.Add(CanonicalRevisionLabel, Value.ForString(CanonicalRevision));
-        labels.Fields.Add("version", Value.ForString(Version));
+        labels.Fields.Add("app", Value.ForString(metadata.App));
+        labels.Fields.Add(CanonicalNameLabel, Value.ForString(metadata.CanonicalService));
+        labels.Fields.Add(CanonicalRevisionLabel, Value.ForString(metadata.CanonicalRevision));
+        labels.Fields.Add("version", Value.ForString(metadata.Version));
 
         var fields = new Struct();
-        fields.Fields.Add("CLUSTER_ID", Value.ForString(ClusterId));
+        fields.Fields.Add("CLUSTER_ID", Value.ForString(metadata.ClusterId));
         fields.Fields.Add("LABELS", Value.ForStruct(labels));
-        fields.Fields.Add("NAME", Value.ForString(Name));
-        fields.Fields.Add("NAMESPACE", Value.ForString(Namespace));
-        fields.Fields.Add("WORKLOAD_NAME", Value.ForString(Workload));
+        fields.Fields.Add("NAME", Value.ForString(metadata.Name));
+        fields.Fields.Add("NAMESPACE", Value.ForString(metadata.Namespace));
+        fields.Fields.Add("WORKLOAD_NAME", Value.ForString(metadata.Workload));
         return fields.ToByteString().ToBase64();
     }
 
     /// <summary>
     /// Reads a header value sent by any caller, so anything may arrive: bad base64, truncated or overflowing lengths,
-    /// deep nesting. None of it throws; the caller is then <see cref="Unknown"/>.
+    /// deep nesting. None of it throws; the caller is then <see cref="PeerMetadata.Unknown"/>.
     /// </summary>
     public static bool TryDecode(string value, out PeerMetadata metadata)
     {
-        metadata = Unknown;
+        metadata = PeerMetadata.Unknown;
         if (value.Length > MaxHeaderLength)
         {
             return false;
@@ -143,7 +110,7 @@ internal sealed class PeerMetadataCache
             return known;
         }
 
-        if (!PeerMetadata.TryDecode(header, out var decoded))
+        if (!PeerMetadataCodec.TryDecode(header, out var decoded))
         {
             invalid = true;
             return PeerMetadata.Unknown;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 
-namespace MeshLite.Tracing.Propagation;
+namespace MeshLite.Hops;
 
 /// <summary>
 /// Hex digits of trace and span ids, read and written as 64-bit integers with the runtime's vectorized hex routines

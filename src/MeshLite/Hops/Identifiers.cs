@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 
-namespace MeshLite.Tracing.Propagation;
+namespace MeshLite.Hops;
 
 /// <summary>
 /// A 128-bit trace id as two integers. <see cref="ActivityTraceId"/> keeps its id as a hex string, so every parse or

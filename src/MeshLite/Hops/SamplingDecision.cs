@@ -1,4 +1,4 @@
-namespace MeshLite.Tracing.Sampling;
+namespace MeshLite.Hops;
 
 /// <summary>Why a request was or was not traced, as Envoy's <c>Tracing::Reason</c> plus MeshLite's own reasons.</summary>
 public enum SamplingReason : byte

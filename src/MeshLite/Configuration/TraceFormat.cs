@@ -1,4 +1,4 @@
-namespace MeshLite.Tracing.Propagation;
+namespace MeshLite.Configuration;
 
 /// <summary>A trace-context header format. Flags, so a set of formats to write is one value.</summary>
 [Flags]
@@ -47,15 +47,4 @@ public static class TraceFormats
         TraceFormat.B3Multi => "b3multi",
         _ => "none",
     };
-}
-
-/// <summary>A sampling decision carried by a trace-context header.</summary>
-public enum SamplingState : byte
-{
-    Unspecified = 0,
-    NotSampled = 1,
-    Sampled = 2,
-
-    /// <summary>B3 debug (<c>x-b3-flags: 1</c> or <c>b3: d</c>): sampled, and kept debug downstream.</summary>
-    Debug = 3,
 }
