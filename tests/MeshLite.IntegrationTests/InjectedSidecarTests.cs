@@ -4,6 +4,7 @@ using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Hosting;
 using MeshLite.IntegrationTests.Common;
+using MeshLite.Listeners;
 using MeshLite.Tools;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -2,6 +2,7 @@ using System.Net;
 using BenchmarkDotNet.Attributes;
 using MeshLite.Hops;
 using MeshLite.Hosting;
+using MeshLite.Listeners;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;

@@ -2,7 +2,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Hosting;
+using MeshLite.Listeners;
 
 namespace MeshLite.Admin;
 

@@ -1,5 +1,5 @@
 using MeshLite.Hops;
-using MeshLite.Hosting;
+using MeshLite.Listeners;
 using MeshLite.Metrics;
 
 namespace MeshLite.Admin;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Hosting;
+using MeshLite.Listeners;
 using MeshLite.Tracing.Propagation;
 
 namespace MeshLite.DemoApp;

@@ -1,10 +1,8 @@
 using MeshLite.Hops;
+using MeshLite.Listeners;
 using Microsoft.AspNetCore.Routing.Matching;
 
 namespace MeshLite.Hosting;
-
-/// <summary>Endpoint metadata: the listener an endpoint serves.</summary>
-internal sealed record ListenerMetadata(ListenerKind Listener);
 
 /// <summary>
 /// Keeps each endpoint to its own port: admin endpoints answer only on the admin port, inbound routes only on the

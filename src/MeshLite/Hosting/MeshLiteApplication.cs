@@ -5,6 +5,7 @@ using MeshLite.Configuration;
 using MeshLite.DemoApp;
 using MeshLite.Hops;
 using MeshLite.Lifecycle;
+using MeshLite.Listeners;
 using MeshLite.Metrics;
 using MeshLite.Proxy;
 using MeshLite.Tracing;

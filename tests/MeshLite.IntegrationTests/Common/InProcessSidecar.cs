@@ -1,5 +1,6 @@
 using MeshLite.Hops;
 using MeshLite.Hosting;
+using MeshLite.Listeners;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -2,7 +2,7 @@ using System.Net;
 using MeshLite.Hops;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace MeshLite.Hosting;
+namespace MeshLite.Listeners;
 
 /// <summary>The Kestrel endpoints MeshLite opened, so the ports actually bound (port 0 picks one) can be read after start.</summary>
 internal sealed class ListenerBindings
