@@ -397,7 +397,7 @@ internal static class MeshLiteOptionsValidator
         }
     }
 
-    private static bool IsDnsLabel(string? value)
+    internal static bool IsDnsLabel(string? value)
     {
         if (string.IsNullOrEmpty(value) || value.Length > 63 || value[0] == '-' || value[^1] == '-')
         {

@@ -482,7 +482,7 @@ internal sealed class SidecarInjector(InjectOptions options)
     }
 
     private static string ServiceName(string name, string where) =>
-        name.Length is > 0 and <= 63 && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') && name[0] != '-' && name[^1] != '-'
+        MeshLiteOptionsValidator.IsDnsLabel(name)
             ? name
             : throw new InjectionException($"{where}: service name '{name}' is not a DNS label; set {A.Service}.");
 
@@ -508,21 +508,14 @@ internal sealed class SidecarInjector(InjectOptions options)
             return native ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Clamp(graceSeconds - 5, 0, _legacyDrain.TotalSeconds));
         }
 
-        var drain = ParseDuration(annotation) ?? throw new InjectionException($"{where}: {A.DrainDuration} '{annotation}' is not a duration such as 5s.");
+        if (!DurationText.TryParse(annotation, bareSeconds: false, out var drain))
+        {
+            throw new InjectionException($"{where}: {A.DrainDuration} '{annotation}' is not a duration such as 5s.");
+        }
+
         return drain < grace
             ? drain
             : throw new InjectionException($"{where}: {A.DrainDuration} '{annotation}' must be shorter than terminationGracePeriodSeconds ({graceSeconds}), or the kubelet kills MeshLite before its spans are flushed.");
-    }
-
-    private static TimeSpan? ParseDuration(string value)
-    {
-        var (number, unit) = value.EndsWith("ms", StringComparison.Ordinal) ? (value[..^2], 0.001)
-            : value.EndsWith('s') ? (value[..^1], 1.0)
-            : value.EndsWith('m') ? (value[..^1], 60.0)
-            : (value, double.NaN);
-        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= 0 && !double.IsNaN(unit)
-            ? TimeSpan.FromSeconds(d * unit)
-            : null;
     }
 
     private static YamlMappingNode? Resources(string? cpu, string? memory, string? cpuLimit, string? memoryLimit)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MeshLite.Configuration;
 
 namespace MeshLite.Tools;
 
@@ -67,12 +68,8 @@ internal sealed class CommandLineArgs
             return fallback;
         }
 
-        var (number, unit) = v.EndsWith("ms", StringComparison.Ordinal) ? (v[..^2], 0.001)
-            : v.EndsWith('s') ? (v[..^1], 1.0)
-            : v.EndsWith('m') ? (v[..^1], 60.0)
-            : (v, 1.0);
-        return double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= 0
-            ? TimeSpan.FromSeconds(d * unit)
+        return DurationText.TryParse(v, bareSeconds: true, out var duration)
+            ? duration
             : throw new ArgumentException($"--{name} '{v}' is not a duration such as 10s or 500ms.");
     }
 }
