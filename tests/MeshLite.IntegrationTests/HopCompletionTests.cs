@@ -5,9 +5,10 @@ using System.Text.Json;
 using MeshLite.IntegrationTests.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using MeshLite.Peers;
+using MeshLite.Proxy;
 using Microsoft.Extensions.DependencyInjection;
-using Yarp.ReverseProxy.Transforms;
-using Yarp.ReverseProxy.Transforms.Builder;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace MeshLite.IntegrationTests;
 
@@ -75,7 +76,7 @@ public class HopCompletionTests
         // A response-trailers step runs after the body went out: the only way left to fail is to reset the stream.
         // (Trailers exist on HTTP/2 responses: the caller speaks HTTP/2, the app HTTP/1.1.)
         await using var sidecar = await InProcessSidecar.StartAsync("svc", app.Port, Traced(receiver, accessLog, ("MeshLite:Inbound:AppProtocol", "http")),
-            builder => builder.Services.AddSingleton<ITransformProvider, ThrowingTrailersTransform>());
+            builder => builder.Services.AddSingleton<HttpTransformer, ThrowingTrailersTransformer>());
 
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{sidecar.InboundAddress}/late-failure")
         {
@@ -208,17 +209,12 @@ public class HopCompletionTests
         return await RawHttp.ReadResponseAsync(socket, TimeSpan.FromSeconds(10));
     }
 
-    private sealed class ThrowingTrailersTransform : ITransformProvider
+    /// <summary>The sidecar's own transformer, failing at the response trailers (HTTP/2 responses have them), after the body went out.</summary>
+    private sealed class ThrowingTrailersTransformer(MetadataExchange metadata) : SidecarTransformer(metadata)
     {
-        public void ValidateRoute(TransformRouteValidationContext context)
-        {
-        }
-
-        public void ValidateCluster(TransformClusterValidationContext context)
-        {
-        }
-
-        public void Apply(TransformBuilderContext context) =>
-            context.AddResponseTrailersTransform(_ => throw new InvalidOperationException("fails after the response started"));
+        public override ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken) =>
+            httpContext.Response.SupportsTrailers()
+                ? throw new InvalidOperationException("fails after the response started")
+                : base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
     }
 }

@@ -6,6 +6,7 @@ using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using Microsoft.AspNetCore.Http;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Breaks;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using MeshLite.Hops;
 using MeshLite.Metrics;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Metrics;
 

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Tracing;
 

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using MeshLite.Configuration;
-using MeshLite.Metrics;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.AccessLog;
 

@@ -8,7 +8,7 @@ using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using Yarp.ReverseProxy;
+using MeshLite.Proxy;
 
 namespace MeshLite.Admin;
 
@@ -121,28 +121,26 @@ internal static class AdminEndpoints
 
     private static async Task WriteClustersAsync(HttpContext context)
     {
-        var lookup = context.RequestServices.GetRequiredService<IProxyStateLookup>();
+        var upstreams = context.RequestServices.GetRequiredService<LiveUpstreams>().Current;
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
         json.WriteStartArray("clusters");
-        foreach (var cluster in lookup.GetClusters().OrderBy(c => c.ClusterId, StringComparer.Ordinal))
+        foreach (var cluster in upstreams.All.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
             json.WriteStartObject();
-            json.WriteString("name", cluster.ClusterId);
+            json.WriteString("name", cluster.Name);
 
-            // Istio's route timeout as YARP applies it (its activity timeout); "none" unless the service sets one.
-            json.WriteString("timeout", cluster.Model.Config.HttpRequest?.ActivityTimeout is { } timeout && timeout != Timeout.InfiniteTimeSpan
+            // Istio's route timeout as the forwarder applies it (YARP's activity timeout); "none" unless the service sets one.
+            json.WriteString("timeout", cluster.RequestConfig.ActivityTimeout is { } timeout && timeout != Timeout.InfiniteTimeSpan
                 ? timeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture)
                 : "none");
             json.WriteStartArray("endpoints");
-            foreach (var destination in cluster.Destinations.Values)
+            foreach (var endpoint in cluster.Endpoints)
             {
                 json.WriteStartObject();
-                json.WriteString("address", destination.Model.Config.Address);
-                json.WriteString("health_passive", destination.Health.Passive.ToString());
-                json.WriteString("health_active", destination.Health.Active.ToString());
-                json.WriteNumber("active_requests", destination.ConcurrentRequestCount);
+                json.WriteString("address", endpoint.Address);
+                json.WriteNumber("active_requests", endpoint.ActiveRequests);
                 json.WriteEndObject();
             }
 

@@ -1,6 +1,6 @@
 using MeshLite.Hops;
 using MeshLite.Listeners;
-using MeshLite.Metrics;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Admin;
 

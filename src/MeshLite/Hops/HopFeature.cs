@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace MeshLite.Hops;
 
 /// <summary>
-/// The facts of one request through one listener — route, cluster, response flags, sizes, ids — that the span
-/// (and later the metrics and the access log) read. Set by <c>SidecarHopMiddleware</c> as a request feature.
+/// The facts of one request through one listener — route, cluster, response flags, sizes, ids, outcome — written by
+/// the proxy while the request runs, and read, once it is finished, by its observers (<see cref="IHopObserver"/>):
+/// the span, the Istio metrics, the access log. Set as a request feature.
 /// </summary>
 internal sealed class HopFeature
 {
@@ -77,4 +78,19 @@ internal sealed class HopFeature
 
     public CountingRequestBody? RequestBody { get; set; }
     public CountingResponseBody? ResponseBody { get; set; }
+
+    /// <summary>Request body bytes read from the client (<c>%BYTES_RECEIVED%</c>).</summary>
+    public long BytesReceived => RequestBody?.BytesRead ?? 0;
+
+    /// <summary>Response body bytes written to the client (<c>%BYTES_SENT%</c>).</summary>
+    public long BytesSent => ResponseBody?.BytesWritten ?? 0;
+
+    /// <summary>The status recorded for the hop, once finished: the response's, or 0 when the client left before one started.</summary>
+    public int StatusCode { get; set; }
+
+    /// <summary>From the first byte of the request to the end of the response, once finished.</summary>
+    public TimeSpan Duration { get; set; }
+
+    /// <summary>A gRPC response's <c>grpc-status</c> (trailers, or headers for a trailers-only reply), once finished; null otherwise.</summary>
+    public string? GrpcStatus { get; set; }
 }

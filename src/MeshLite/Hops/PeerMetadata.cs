@@ -1,9 +1,7 @@
-using MeshLite.Configuration;
-
 namespace MeshLite.Hops;
 
 /// <summary>
-/// A workload's identity, as Istio's metadata exchange carries it (the wire format is <c>Metrics.PeerMetadataCodec</c>):
+/// A workload's identity, as Istio's metadata exchange carries it (the wire format is <c>Peers.PeerMetadataCodec</c>):
 /// this sidecar's own, or the peer's on the other side of a hop.
 /// </summary>
 public sealed class PeerMetadata
@@ -33,11 +31,4 @@ public sealed class PeerMetadata
 
     /// <summary>Principal without mTLS, as Istio reports it.</summary>
     public static string Principal => "unknown";
-
-    internal static PeerMetadata Local(MeshLiteSettings settings)
-    {
-        var o = settings.Options;
-        return new PeerMetadata(settings.PodName, settings.Namespace, o.Workload ?? settings.ServiceName, o.ClusterId,
-            o.App ?? settings.ServiceName, o.Version ?? "unknown", o.CanonicalRevision, settings.ServiceName);
-    }
 }

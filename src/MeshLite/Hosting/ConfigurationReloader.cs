@@ -1,16 +1,15 @@
 using System.Text.Json;
 using MeshLite.Configuration;
-using MeshLite.Metrics;
 using MeshLite.Proxy;
 using Microsoft.Extensions.Primitives;
 using Prometheus;
-using Yarp.ReverseProxy.Configuration;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Hosting;
 
 /// <summary>
 /// Applies edits of the <c>--config</c> file while the sidecar runs, as Envoy applies a new xDS version: the whole
-/// edit is validated first; a valid one replaces the route table, YARP's routes and clusters, and every observer's
+/// edit is validated first; a valid one replaces the routes, the clusters and every observer's
 /// settings at once (requests in flight finish on what they started with); an invalid one is refused with a log line
 /// naming each bad key and <c>meshlite_config_reloads_total{result="rejected"}</c>, and the last good version stays.
 /// </summary>
@@ -19,8 +18,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
     private readonly IConfiguration _configuration;
     private readonly ConfigurationFile _file;
     private readonly LiveSettings _live;
-    private readonly LiveRouteTable _routes;
-    private readonly InMemoryConfigProvider _proxyConfig;
+    private readonly LiveUpstreams _upstreams;
     private readonly TimeProvider _time;
     private readonly ILogger<ConfigurationReloader> _logger;
     private readonly Counter.Child _accepted;
@@ -29,14 +27,13 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
     private readonly Lock _gate = new();
     private IDisposable? _subscription;
 
-    public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, LiveSettings live, LiveRouteTable routes,
-        InMemoryConfigProvider proxyConfig, MeshLiteMetrics metrics, TimeProvider time, ILogger<ConfigurationReloader> logger)
+    public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, LiveSettings live, LiveUpstreams upstreams,
+        MeshLiteMetrics metrics, TimeProvider time, ILogger<ConfigurationReloader> logger)
     {
         _configuration = configuration;
         _file = file;
         _live = live;
-        _routes = routes;
-        _proxyConfig = proxyConfig;
+        _upstreams = upstreams;
         _time = time;
         _logger = logger;
         var reloads = metrics.Factory.CreateCounter("meshlite_config_reloads_total",
@@ -97,8 +94,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
                 return;
             }
 
-            var table = _routes.Update(next);
-            _proxyConfig.Update(table.Routes, table.Clusters);
+            _upstreams.Update(next);
             _live.Publish(next, restartRequired, _time.GetUtcNow());
             _accepted.Inc();
             _version.Set(_live.Version.Number);

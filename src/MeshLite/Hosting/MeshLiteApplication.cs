@@ -13,6 +13,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Yarp.ReverseProxy.Forwarder;
+using MeshLite.Diagnostics;
+using MeshLite.Peers;
 
 namespace MeshLite.Hosting;
 
@@ -108,13 +110,14 @@ public static partial class MeshLiteApplication
         services.AddSingleton(bindings);
         services.AddSingleton<SidecarState>();
         services.AddSingleton<MatcherPolicy, ListenerMatcherPolicy>();
-        var routes = new LiveRouteTable(settings);
-        services.AddSingleton(routes);
-        services.AddReverseProxy()
-            .LoadFromMemory(routes.Current.Routes, routes.Current.Clusters)
-            .AddTransforms<SidecarTransformProvider>();
-        services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, SidecarHttpClientFactory>());
+
+        // YARP's forwarder alone: MeshLite chooses the route and the endpoint itself (HopPipeline), from the
+        // configuration version in effect, so no endpoint routing or proxy pipeline step runs per request.
+        services.AddHttpForwarder();
         services.AddSingleton<UpstreamRetryMetrics>();
+        services.AddSingleton<LiveUpstreams>();
+        services.TryAddSingleton<HttpTransformer, SidecarTransformer>();
+        services.AddSingleton<HopPipeline>();
         services.AddHostedService<ConfigurationReloader>();
         services.AddHostedService<GracefulDrain>();
         builder.Services.Configure<HostOptions>(host =>
@@ -131,12 +134,17 @@ public static partial class MeshLiteApplication
         services.AddSingleton<AccessLogWriter>();
         services.AddSingleton<AppProbeEndpoints>();
         services.AddMeshLiteTracing(builder.Configuration, settings);
+
+        // The observers of a finished hop, in the order they run: the span first (it frees the break detector's
+        // in-flight slot), then the metrics, then the access line.
+        services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<HopTracer>());
+        services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<IstioMetrics>());
+        services.AddSingleton<IHopObserver, AccessLogObserver>();
     }
 
     internal static void MapMeshLite(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<MeshLiteSettings>();
-        var routes = app.Services.GetRequiredService<LiveRouteTable>();
         var bindings = app.Services.GetRequiredService<ListenerBindings>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MeshLite");
         app.Services.GetRequiredService<SidecarState>();
@@ -151,9 +159,9 @@ public static partial class MeshLiteApplication
             Log.Started(logger, settings.NodeId, settings.InboundClusterName);
         });
 
+        // Proxy traffic ends in the hop pipeline; only the admin, metrics and demo-app listeners reach routing.
+        app.UseMiddleware<ListenerDispatchMiddleware>();
         app.UseRouting();
-        app.UseMiddleware<SidecarHopMiddleware>();
-
         AdminEndpoints.Map(app);
         MetricsEndpoints.Map(app);
         AppProbeEndpoints.Map(app);
@@ -161,24 +169,6 @@ public static partial class MeshLiteApplication
         {
             DemoAppEndpoints.Map(app);
         }
-
-        // Always mapped, behind the passthrough route: OutboundTrafficPolicy can then change on reload.
-        MeshLocalRoutes.MapBlackHole(app);
-
-        app.MapReverseProxy(pipeline =>
-            {
-                pipeline.UseMiddleware<ForwarderOutcomeMiddleware>();
-                pipeline.UseSessionAffinity();
-                pipeline.UseLoadBalancing();
-                pipeline.UsePassiveHealthChecks();
-            })
-            .ConfigureEndpoints((endpoint, route) =>
-            {
-                if (routes.Current.Find(route.RouteId) is { } meshRoute)
-                {
-                    endpoint.WithMetadata(meshRoute, new ListenerMetadata(meshRoute.Listener));
-                }
-            });
     }
 
     private static readonly TimeSpan MinimumShutdownAfterDrain = TimeSpan.FromSeconds(5);

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using MeshLite.Diagnostics;
+using MeshLite.Peers;
 using Prometheus;
 
 namespace MeshLite.Metrics;
@@ -10,9 +12,10 @@ namespace MeshLite.Metrics;
 /// <summary>
 /// Istio's standard HTTP metrics (<c>istio_requests_total</c>, <c>istio_request_duration_milliseconds</c>,
 /// <c>istio_request_bytes</c>, <c>istio_response_bytes</c>) with Istio's labels in Istio's order and Envoy's default
-/// buckets. Each distinct label set is resolved once and cached, so a steady request costs one dictionary lookup.
+/// buckets, recorded for each finished hop. Each distinct label set is resolved once and cached, so a steady request
+/// costs one dictionary lookup.
 /// </summary>
-internal sealed class IstioMetrics
+internal sealed class IstioMetrics : IHopObserver
 {
     /// <summary>Envoy's default histogram buckets, used by Istio for milliseconds and bytes alike.</summary>
     public static readonly double[] EnvoyBuckets = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -41,7 +44,7 @@ internal sealed class IstioMetrics
     public IstioMetrics(MeshLiteMetrics metrics, MeshLiteSettings settings)
     {
         _settings = settings;
-        _local = PeerMetadata.Local(settings);
+        _local = MetadataExchange.Local(settings);
         var factory = metrics.Factory;
         _requests = factory.CreateCounter("istio_requests_total", "Requests handled by the sidecar.", LabelNames);
         _duration = factory.CreateHistogram("istio_request_duration_milliseconds", "Request duration in milliseconds.",
@@ -53,6 +56,17 @@ internal sealed class IstioMetrics
     }
 
     public PeerMetadata Local => _local;
+
+    public string Stage => "metrics";
+
+    public bool WantsStartTime => false;
+
+    public void OnHopCompleted(HopFeature hop, HttpContext context)
+    {
+        var request = context.Request;
+        Record(hop, request.Host.Value, hop.StatusCode, hop.GrpcStatus ?? string.Empty, hop.Duration.TotalMilliseconds,
+            WireBytes.Request(request) + hop.BytesReceived, WireBytes.Response(context.Response) + hop.BytesSent);
+    }
 
     public void Record(HopFeature hop, string? host, int statusCode, string grpcStatus, double durationMs, long requestBytes, long responseBytes)
     {

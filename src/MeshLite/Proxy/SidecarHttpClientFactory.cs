@@ -1,4 +1,5 @@
 using System.Text;
+using MeshLite.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace MeshLite.Proxy;
@@ -9,12 +10,20 @@ namespace MeshLite.Proxy;
 /// </summary>
 internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 {
-    private readonly LiveRouteTable _routes;
+    private readonly Dictionary<string, UpstreamPolicy> _policies = new(StringComparer.Ordinal);
     private readonly UpstreamRetryMetrics _retryMetrics;
 
-    public SidecarHttpClientFactory(LiveRouteTable routes, UpstreamRetryMetrics retryMetrics)
+    /// <summary>A factory for the clusters of one configuration version, whose router policies it applies.</summary>
+    public SidecarHttpClientFactory(RouteTable routes, UpstreamRetryMetrics retryMetrics)
     {
-        _routes = routes;
+        foreach (var cluster in routes.Clusters)
+        {
+            if (cluster.Policy is { } policy)
+            {
+                _policies[cluster.Name] = policy;
+            }
+        }
+
         _retryMetrics = retryMetrics;
     }
 
@@ -26,7 +35,7 @@ internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
         handler = base.WrapHandler(context, handler);
-        return _routes.Current.Policy(context.ClusterId) is { } policy
+        return _policies.TryGetValue(context.ClusterId, out var policy)
             ? new UpstreamRetryHandler(handler, policy, _retryMetrics, context.ClusterId)
             : handler;
     }

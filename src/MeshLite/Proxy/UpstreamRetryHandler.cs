@@ -1,7 +1,8 @@
 using System.Globalization;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
+using MeshLite.Routing;
 using Prometheus;
-using Yarp.ReverseProxy.Model;
 
 namespace MeshLite.Proxy;
 
@@ -15,6 +16,9 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
 {
     /// <summary>The request's <see cref="HttpContext"/>, set by the request transform for clusters with a policy.</summary>
     public static readonly HttpRequestOptionsKey<HttpContext> ContextKey = new("meshlite.http_context");
+
+    /// <summary>The cluster of the configuration version the request started on: its endpoints are the retry candidates.</summary>
+    public static readonly HttpRequestOptionsKey<UpstreamCluster> ClusterKey = new("meshlite.cluster");
 
     public const string AttemptCountHeader = "x-envoy-attempt-count";
 
@@ -41,10 +45,11 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Options.TryGetValue(ContextKey, out var context);
+        request.Options.TryGetValue(ClusterKey, out var cluster);
         var hop = context?.Features.Get<HopFeature>();
         using var route = Deadline(_policy.Timeout, cancellationToken);
         var routeToken = route?.Token ?? cancellationToken;
-        List<DestinationState>? tried = null;
+        List<UpstreamEndpoint>? tried = null;
         for (var attempt = 1; ; attempt++)
         {
             if (hop is not null)
@@ -98,10 +103,10 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             }
 
             await Task.Delay(BackOff(attempt), routeToken);
-            if (context is not null)
+            if (cluster is not null && hop is not null)
             {
                 tried ??= [];
-                NextEndpoint(context, request, tried);
+                NextEndpoint(cluster, hop, request, tried);
             }
         }
     }
@@ -149,25 +154,24 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
     }
 
     /// <summary>Envoy's previous-hosts predicate: the next try goes to an endpoint not tried yet, when the cluster has one.</summary>
-    private static void NextEndpoint(HttpContext context, HttpRequestMessage request, List<DestinationState> tried)
+    private static void NextEndpoint(UpstreamCluster cluster, HopFeature hop, HttpRequestMessage request, List<UpstreamEndpoint> tried)
     {
-        if (context.Features.Get<Yarp.ReverseProxy.Model.IReverseProxyFeature>() is not { } proxy || request.RequestUri is null)
+        if (request.RequestUri is null)
         {
             return;
         }
 
-        if (proxy.ProxiedDestination is { } current && !tried.Contains(current))
+        var candidates = cluster.Endpoints;
+        if (tried.Count == 0 && Array.Find(candidates, e => string.Equals(e.Authority, hop.UpstreamHost, StringComparison.Ordinal)) is { } first)
         {
-            tried.Add(current);
+            tried.Add(first);
         }
 
-        // Not the feature's AvailableDestinations: load balancing has narrowed those to the one it picked.
-        DestinationState? next = null;
-        var candidates = proxy.Route.Cluster?.DestinationsState.AvailableDestinations ?? proxy.AvailableDestinations;
-        var start = candidates.Count > 1 ? Random.Shared.Next(candidates.Count) : 0;
-        for (var i = 0; i < candidates.Count; i++)
+        UpstreamEndpoint? next = null;
+        var start = candidates.Length > 1 ? Random.Shared.Next(candidates.Length) : 0;
+        for (var i = 0; i < candidates.Length; i++)
         {
-            var candidate = candidates[(start + i) % candidates.Count];
+            var candidate = candidates[(start + i) % candidates.Length];
             if (!tried.Contains(candidate))
             {
                 next = candidate;
@@ -175,14 +179,14 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             }
         }
 
-        if (next is null || !Uri.TryCreate(next.Model.Config.Address, UriKind.Absolute, out var address))
+        if (next is null || !Uri.TryCreate(next.Address, UriKind.Absolute, out var address))
         {
             return;
         }
 
-        // %UPSTREAM_HOST% and passive health follow the proxied destination.
+        tried.Add(next);
         request.RequestUri = new UriBuilder(request.RequestUri) { Scheme = address.Scheme, Host = address.Host, Port = address.Port }.Uri;
-        proxy.ProxiedDestination = next;
+        hop.UpstreamHost = next.Authority;
     }
 
     /// <summary>
@@ -202,7 +206,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             }
         }
 
-        return ForwarderOutcomeMiddleware.Reason(exception).Flag == ResponseFlags.UpstreamConnectionFailure
+        return ForwarderOutcome.Reason(exception).Flag == ResponseFlags.UpstreamConnectionFailure
             ? UpstreamFailure.ConnectFailure
             : UpstreamFailure.Reset;
     }
@@ -223,7 +227,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
 /// <summary>Envoy's retry statistics per cluster, under the names Istio's Prometheus endpoint gives them.</summary>
 internal sealed class UpstreamRetryMetrics
 {
-    public UpstreamRetryMetrics(Metrics.MeshLiteMetrics metrics)
+    public UpstreamRetryMetrics(MeshLiteMetrics metrics)
     {
         string[] labels = ["cluster_name"];
         Retried = metrics.Factory.CreateCounter("envoy_cluster_upstream_rq_retry", "Tries sent again after a failed try.", labels);

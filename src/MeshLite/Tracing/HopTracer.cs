@@ -3,12 +3,11 @@ using System.Globalization;
 using System.Net;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
-using Microsoft.AspNetCore.Http.Features;
 using Tag = MeshLite.Tracing.MeshLiteTelemetry.Tags;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing;
 
@@ -18,7 +17,7 @@ namespace MeshLite.Tracing;
 /// span when sampled, write the span's ids toward the next hop in every configured format, and at the end tag the
 /// span as Envoy and Istio tag theirs. An unsampled request gets header writes only — no span, no tag strings.
 /// </summary>
-internal sealed partial class HopTracer
+internal sealed partial class HopTracer : IHopObserver
 {
     private readonly MeshLiteSettings _settings;
     private readonly ILogger<HopTracer> _logger;
@@ -269,6 +268,12 @@ internal sealed partial class HopTracer
         }
     }
 
+    public string Stage => "tracing";
+
+    public bool WantsStartTime => false;
+
+    public void OnHopCompleted(HopFeature hop, HttpContext context) => Finish(context, hop, hop.StatusCode);
+
     /// <summary>Tags and ends the span, once the response is done.</summary>
     public void Finish(HttpContext context, HopFeature hop, int statusCode)
     {
@@ -308,8 +313,8 @@ internal sealed partial class HopTracer
         var userAgent = request.Headers.UserAgent;
         span.AddTag(Tag.UserAgent, userAgent.Count > 0 && !string.IsNullOrEmpty(userAgent[0]) ? userAgent[0] : "-");
         span.AddTag(Tag.PeerAddress, PeerAddress(context.Connection.RemoteIpAddress));
-        span.AddTag(Tag.RequestSize, (hop.RequestBody?.BytesRead ?? 0).ToString(CultureInfo.InvariantCulture));
-        span.AddTag(Tag.ResponseSize, (hop.ResponseBody?.BytesWritten ?? 0).ToString(CultureInfo.InvariantCulture));
+        span.AddTag(Tag.RequestSize, hop.BytesReceived.ToString(CultureInfo.InvariantCulture));
+        span.AddTag(Tag.ResponseSize, hop.BytesSent.ToString(CultureInfo.InvariantCulture));
         span.AddTag(Tag.Component, "proxy");
         if (hop.Route.ClusterName is { } cluster)
         {
@@ -328,10 +333,10 @@ internal sealed partial class HopTracer
         span.AddTag(Tag.SamplingReason, SamplingDecision.ReasonName(hop.Sampling.Reason));
 
         var grpcError = false;
-        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        if (hop.IsGrpc)
         {
             span.AddTag(Tag.GrpcPath, request.Path.Value);
-            if (GrpcStatus(context) is { } grpcStatus)
+            if (hop.GrpcStatus is { } grpcStatus)
             {
                 span.AddTag(Tag.GrpcStatusCode, grpcStatus);
                 grpcError = grpcStatus is "2" or "4" or "8" or "12" or "13" or "14" or "15";
@@ -417,17 +422,6 @@ internal sealed partial class HopTracer
         0 => "0",
         _ => statusCode.ToString(CultureInfo.InvariantCulture),
     };
-
-    internal static string? GrpcStatus(HttpContext context)
-    {
-        var trailers = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
-        if (trailers is not null && trailers.TryGetValue("grpc-status", out var fromTrailers))
-        {
-            return fromTrailers.ToString();
-        }
-
-        return context.Response.Headers.TryGetValue("grpc-status", out var fromHeaders) ? fromHeaders.ToString() : null;
-    }
 
     /// <summary>When x-request-id is not hex, draw from the trace id instead, which every hop of the trace also sees.</summary>
     private static int DrawFromTraceId(TraceIdentifier traceId) => (int)((uint)traceId.Low % 10000);

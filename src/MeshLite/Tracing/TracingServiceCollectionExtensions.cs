@@ -1,10 +1,10 @@
 using MeshLite.Configuration;
-using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing;
 

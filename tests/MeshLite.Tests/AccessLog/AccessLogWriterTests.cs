@@ -4,6 +4,7 @@ using System.Text;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Metrics;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.AccessLog.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using MeshLite.Proxy;
+using MeshLite.Routing;
 using Microsoft.Extensions.Configuration;
 
 namespace MeshLite.Configuration.Tests;

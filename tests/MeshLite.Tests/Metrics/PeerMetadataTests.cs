@@ -1,5 +1,6 @@
 using MeshLite.Hops;
 using MeshLite.Metrics;
+using MeshLite.Peers;
 
 namespace MeshLite.Metrics.Tests;
 

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Metrics;
 using MeshLite.Tracing.Propagation;
 using Prometheus;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing.Breaks;
 

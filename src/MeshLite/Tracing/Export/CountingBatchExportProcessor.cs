@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using MeshLite.Metrics;
 using OpenTelemetry;
+using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing.Export;
 

@@ -1,9 +1,10 @@
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using Microsoft.Extensions.Primitives;
+using MeshLite.Diagnostics;
 using Prometheus;
 
-namespace MeshLite.Metrics;
+namespace MeshLite.Peers;
 
 /// <summary>
 /// Istio's metadata exchange between sidecars: the outbound side sends its identity with the request, the inbound side
@@ -22,13 +23,21 @@ internal sealed class MetadataExchange
     public MetadataExchange(MeshLiteSettings settings, MeshLiteMetrics metrics)
     {
         _localId = settings.NodeId;
-        _localMetadata = PeerMetadata.Local(settings).Encode();
+        _localMetadata = Local(settings).Encode();
         var invalid = metrics.Factory.CreateCounter("meshlite_peer_metadata_invalid_total",
             "x-envoy-peer-metadata values that could not be decoded (or were repeated); the peer was recorded as unknown.", ["direction"]);
         _invalidFromCaller = invalid.WithLabels("request");
         _invalidFromUpstream = invalid.WithLabels("response");
         _invalidFromCaller.Publish();
         _invalidFromUpstream.Publish();
+    }
+
+    /// <summary>This sidecar's own identity, as it tells its peers.</summary>
+    internal static PeerMetadata Local(MeshLiteSettings settings)
+    {
+        var o = settings.Options;
+        return new PeerMetadata(settings.PodName, settings.Namespace, o.Workload ?? settings.ServiceName, o.ClusterId,
+            o.App ?? settings.ServiceName, o.Version ?? "unknown", o.CanonicalRevision, settings.ServiceName);
     }
 
     public void OnRequest(IHeaderDictionary headers, HopFeature hop)

@@ -3,7 +3,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using MeshLite.Hops;
 
-namespace MeshLite.Metrics;
+namespace MeshLite.Peers;
 
 /// <summary>
 /// Istio's metadata exchange on the wire: <c>x-envoy-peer-metadata</c> is the base64 of a protobuf

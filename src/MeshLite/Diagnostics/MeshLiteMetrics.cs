@@ -2,7 +2,7 @@ using MeshLite.Configuration;
 using MeshLite.Hops;
 using Prometheus;
 
-namespace MeshLite.Metrics;
+namespace MeshLite.Diagnostics;
 
 /// <summary>
 /// The sidecar's Prometheus registry (one per sidecar, so several can share a process in tests) and MeshLite's own

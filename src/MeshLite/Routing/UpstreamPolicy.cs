@@ -1,12 +1,12 @@
 using System.Globalization;
 using MeshLite.Configuration;
 
-namespace MeshLite.Proxy;
+namespace MeshLite.Routing;
 
 /// <summary>
 /// What Envoy's router does for one cluster beyond sending: the route timeout (across all tries, up to the response
 /// headers) and the retry policy. Built once per configuration version; the forwarder's client for the cluster
-/// applies it (<see cref="UpstreamRetryHandler"/>).
+/// applies it (the proxy's retry handler).
 /// </summary>
 internal sealed record UpstreamPolicy(int Retries, TimeSpan? PerTryTimeout, RetryConditions RetryOn, int[] RetriableStatusCodes, TimeSpan? Timeout)
 {
