@@ -17,3 +17,8 @@ publish_aot() {
   if ! command -v clang >/dev/null 2>&1 && command -v clang-14 >/dev/null 2>&1; then linker=(-p:CppCompilerAndLinker=clang-14); fi
   dotnet publish "$1" -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$2" >"$3" 2>&1 || { tail -20 "$3"; return 1; }
 }
+
+# publish_jit <project> <output folder> <log file>: the framework-dependent build (JIT, tiered compilation with Dynamic PGO).
+publish_jit() {
+  dotnet publish "$1" -c Release -o "$2" >"$3" 2>&1 || { tail -20 "$3"; return 1; }
+}

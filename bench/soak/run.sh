@@ -12,5 +12,5 @@ trap 'rm -rf "$work"' EXIT
 source "$here/../aot.sh"
 install_load_tools
 echo "building MeshLite (Native AOT, Release) into $work"
-publish_aot "$root/src/MeshLite/MeshLite.csproj" "$work/meshlite" "$work/build.log"
+publish_aot "$root/src/MeshLite/MeshLite.csproj" "$work/meshlite-aot" "$work/build.log"
 python3 "$here/soak.py" --work "$work" --out "$here/results"

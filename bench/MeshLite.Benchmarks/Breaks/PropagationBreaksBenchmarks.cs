@@ -2,11 +2,9 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Metrics;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using Microsoft.AspNetCore.Http;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Breaks;
 
@@ -17,7 +15,7 @@ namespace MeshLite.Benchmarks.Breaks;
 [MemoryDiagnoser]
 public class PropagationBreaksBenchmarks
 {
-    private PropagationBreaks _breaks = null!;
+    private BreakClassifier _breaks = null!;
     private HopFeature _inbound = null!;
     private HeaderDictionary _continuing = null!;
     private ParentContext _parent;
@@ -28,7 +26,7 @@ public class PropagationBreaksBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _breaks = new PropagationBreaks(new LiveSettings(BenchmarkSidecar.Settings(), TimeProvider.System), new InflightInbound(), new MeshLiteMetrics());
+        _breaks = new BreakClassifier(new LiveSettings(BenchmarkSidecar.Settings(), TimeProvider.System), new InflightInbound());
         var route = BenchmarkSidecar.InboundRoute;
         for (var i = 0; i < InFlight; i++)
         {
@@ -53,7 +51,7 @@ public class PropagationBreaksBenchmarks
         var route = _inbound.Route;
         var hop = new HopFeature(ListenerKind.Inbound, route, 0);
         _breaks.OnInboundStart(hop);
-        _breaks.OnInboundEnd(hop);
+        _breaks.OnHopCompleted(hop, null!);
     }
 
     [Benchmark]

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using MeshLite.Configuration;
 using MeshLite.Hops;
-using MeshLite.Metrics;
 using MeshLite.Tracing;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Sampling;
@@ -23,8 +22,8 @@ public class HopTracerBenchmarks
 {
     private const string RequestIdValue = "84961386-6d84-429d-98bd-c5aee93b5c88";
     private const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    private HopTracer _sampled = null!;
-    private HopTracer _unsampled = null!;
+    private (HopTracer Tracer, SpanTagger Tagger) _sampled;
+    private (HopTracer Tracer, SpanTagger Tagger) _unsampled;
     private TracerProvider _provider = null!;
     private DefaultHttpContext _context = null!;
     private MeshRoute _route = null!;
@@ -60,7 +59,7 @@ public class HopTracerBenchmarks
     [Benchmark]
     public object Sampled_AllTags_ContinuingATrace() => Run(_sampled, TraceParent);
 
-    private HopFeature Run(HopTracer tracer, string? parent)
+    private HopFeature Run((HopTracer Tracer, SpanTagger Tagger) tracing, string? parent)
     {
         var headers = _context.Request.Headers;
         headers.Clear();
@@ -72,15 +71,18 @@ public class HopTracerBenchmarks
         }
 
         var hop = new HopFeature(ListenerKind.Inbound, _route, Stopwatch.GetTimestamp());
-        tracer.Start(_context, hop);
-        tracer.Finish(_context, hop, 200);
+        tracing.Tracer.Start(_context, hop);
+        hop.StatusCode = 200;
+        tracing.Tagger.OnHopCompleted(hop, _context);
         return hop;
     }
 
-    private static HopTracer Create(string sampling)
+    private static (HopTracer, SpanTagger) Create(string sampling)
     {
         var live = new LiveSettings(BenchmarkSidecar.Settings(("MeshLite:Tracing:Sampling", sampling)), TimeProvider.System);
         var metrics = new MeshLiteMetrics();
-        return new HopTracer(live, metrics, new PropagationBreaks(live, new InflightInbound(), metrics), NullLogger<HopTracer>.Instance);
+        var policy = new LiveTracingPolicy(live);
+        var tracer = new HopTracer(policy, metrics, new BreakClassifier(live, new InflightInbound()), new BreakReports(live, metrics), NullLogger<HopTracer>.Instance);
+        return (tracer, new SpanTagger(live, policy));
     }
 }

@@ -24,7 +24,8 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private readonly MeshLiteMetrics _metrics;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly int _wakeAfterLines;
-    private int _queued;
+    private readonly int _capacity;
+    private int _pending;
     private readonly Lock _gate = new();
     private volatile Sink _sink;
     private Task _drain = Task.CompletedTask;
@@ -38,11 +39,10 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     internal AccessLogWriter(AccessLogOptions options, MeshLiteMetrics metrics, Stream? output)
     {
         _metrics = metrics;
-        _channel = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(options.BufferSize)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-        });
+        // Unbounded and single-reader, so a request's write is lock-free (a bounded channel takes a lock per line, which
+        // the writer thread contends for on a busy core); the bound is kept by counting, and a line over it is dropped.
+        _channel = Channel.CreateUnbounded<AccessLogEntry>(new UnboundedChannelOptions { SingleReader = true });
+        _capacity = options.BufferSize;
         _wakeAfterLines = Math.Clamp(options.BufferSize / 4, 1, 256);
         // A log that is off opens nothing (Open gives stdout, a placeholder): turning it on later opens its path.
         _sink = new Sink(options.Enabled, IsJson(options), options.Enabled ? options.Path : string.Empty, output ?? Open(options), options.FlushInterval);
@@ -85,11 +85,13 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
     public void Write(in AccessLogEntry entry)
     {
-        if (!_channel.Writer.TryWrite(entry))
+        var pending = Interlocked.Increment(ref _pending);
+        if (pending > _capacity || !_channel.Writer.TryWrite(entry))
         {
+            Interlocked.Decrement(ref _pending);
             _metrics.AccessLogDropped.Inc();
         }
-        else if (Interlocked.Increment(ref _queued) == _wakeAfterLines)
+        else if (pending == _wakeAfterLines)
         {
             _wake.Set();
         }
@@ -152,7 +154,6 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         {
             _wake.Wait(_sink.FlushInterval);
             _wake.Reset();
-            Volatile.Write(ref _queued, 0);
 
             var sink = _sink;
             if (!ReferenceEquals(sink.Output, output))
@@ -162,8 +163,10 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 output = sink.Output;
             }
 
+            var taken = 0;
             while (reader.TryRead(out var entry))
             {
+                taken++;
                 if (sink.Json)
                 {
                     AccessLogFormatter.WriteJson(json, entry);
@@ -184,10 +187,13 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
                 if (buffer.WrittenCount > WriteThreshold)
                 {
+                    Interlocked.Add(ref _pending, -taken);
+                    taken = 0;
                     Flush(output, buffer);
                 }
             }
 
+            Interlocked.Add(ref _pending, -taken);
             Flush(output, buffer);
             if (reader.Completion.IsCompleted)
             {

@@ -154,11 +154,11 @@ internal static class AdminEndpoints
 
     private static async Task WritePropagationAsync(HttpContext context)
     {
-        var breaks = context.RequestServices.GetRequiredService<PropagationBreaks>();
+        var breaks = context.RequestServices.GetRequiredService<BreakReports>();
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
-        json.WriteString("stitch", breaks.Mode.ToString().ToLowerInvariant());
+        json.WriteString("stitch", context.RequestServices.GetRequiredService<BreakClassifier>().Mode.ToString().ToLowerInvariant());
         json.WriteNumber("unattributed_calls", breaks.Unattributed);
         json.WriteStartArray("breaks");
         foreach (var report in breaks.Reports)

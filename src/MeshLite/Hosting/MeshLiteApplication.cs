@@ -9,6 +9,7 @@ using MeshLite.Listeners;
 using MeshLite.Metrics;
 using MeshLite.Proxy;
 using MeshLite.Tracing;
+using MeshLite.Tracing.Breaks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
@@ -135,9 +136,10 @@ public static partial class MeshLiteApplication
         services.AddSingleton<AppProbeEndpoints>();
         services.AddMeshLiteTracing(builder.Configuration, settings);
 
-        // The observers of a finished hop, in the order they run: the span first (it frees the break detector's
-        // in-flight slot), then the metrics, then the access line.
-        services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<HopTracer>());
+        // The observers of a finished hop, in the order they run: the break detector first (a finished request leaves
+        // its in-flight table), then the span, the metrics and the access line.
+        services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<BreakClassifier>());
+        services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<SpanTagger>());
         services.AddSingleton<IHopObserver>(sp => sp.GetRequiredService<IstioMetrics>());
         services.AddSingleton<IHopObserver, AccessLogObserver>();
     }

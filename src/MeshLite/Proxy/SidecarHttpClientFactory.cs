@@ -12,10 +12,12 @@ internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 {
     private readonly Dictionary<string, UpstreamPolicy> _policies = new(StringComparer.Ordinal);
     private readonly UpstreamRetryMetrics _retryMetrics;
+    private readonly UpstreamHandlerOverride? _handlerOverride;
 
     /// <summary>A factory for the clusters of one configuration version, whose router policies it applies.</summary>
-    public SidecarHttpClientFactory(RouteTable routes, UpstreamRetryMetrics retryMetrics)
+    public SidecarHttpClientFactory(RouteTable routes, UpstreamRetryMetrics retryMetrics, UpstreamHandlerOverride? handlerOverride = null)
     {
+        _handlerOverride = handlerOverride;
         foreach (var cluster in routes.Clusters)
         {
             if (cluster.Policy is { } policy)
@@ -34,7 +36,7 @@ internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler)
     {
-        handler = base.WrapHandler(context, handler);
+        handler = _handlerOverride?.Create() ?? base.WrapHandler(context, handler);
         return _policies.TryGetValue(context.ClusterId, out var policy)
             ? new UpstreamRetryHandler(handler, policy, _retryMetrics, context.ClusterId)
             : handler;

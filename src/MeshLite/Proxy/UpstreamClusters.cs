@@ -115,10 +115,10 @@ internal sealed class UpstreamClusters
         _ => null,
     };
 
-    public static UpstreamClusters Build(RouteTable routes, UpstreamClusters? previous, UpstreamRetryMetrics retryMetrics)
+    public static UpstreamClusters Build(RouteTable routes, UpstreamClusters? previous, UpstreamRetryMetrics retryMetrics, UpstreamHandlerOverride? handlerOverride = null)
     {
         var clusters = new UpstreamClusters(routes);
-        var factory = new SidecarHttpClientFactory(routes, retryMetrics);
+        var factory = new SidecarHttpClientFactory(routes, retryMetrics, handlerOverride);
         foreach (var definition in routes.Clusters)
         {
             var old = previous?.Find(definition.Name);
@@ -159,20 +159,28 @@ internal sealed class UpstreamClusters
 internal sealed class LiveUpstreams
 {
     private readonly UpstreamRetryMetrics _retryMetrics;
+    private readonly UpstreamHandlerOverride? _handlerOverride;
     private UpstreamClusters _current;
 
-    public LiveUpstreams(Configuration.MeshLiteSettings settings, UpstreamRetryMetrics retryMetrics)
+    public LiveUpstreams(Configuration.MeshLiteSettings settings, UpstreamRetryMetrics retryMetrics, UpstreamHandlerOverride? handlerOverride = null)
     {
         _retryMetrics = retryMetrics;
-        _current = UpstreamClusters.Build(new RouteTable(settings), previous: null, retryMetrics);
+        _handlerOverride = handlerOverride;
+        _current = UpstreamClusters.Build(new RouteTable(settings), previous: null, retryMetrics, handlerOverride);
     }
 
     public UpstreamClusters Current => Volatile.Read(ref _current);
 
     public UpstreamClusters Update(Configuration.MeshLiteSettings settings)
     {
-        var next = UpstreamClusters.Build(new RouteTable(settings), Current, _retryMetrics);
+        var next = UpstreamClusters.Build(new RouteTable(settings), Current, _retryMetrics, _handlerOverride);
         Volatile.Write(ref _current, next);
         return next;
     }
 }
+
+/// <summary>
+/// Replaces the socket handler under every cluster's client (the retry handler stays on top): how the in-process
+/// benchmarks run the whole hop pipeline without sockets. Never registered by the sidecar itself.
+/// </summary>
+internal sealed record UpstreamHandlerOverride(Func<HttpMessageHandler> Create);

@@ -27,9 +27,12 @@ internal static class TracingServiceCollectionExtensions
         var ring = new DebugSpanRing(tracing.DebugSpanCapacity
             ?? (otlp.Enabled ? TracingOptions.DebugSpanCapacityWhenExporting : TracingOptions.DebugSpanCapacityWithoutExport));
         services.AddSingleton(ring);
+        services.AddSingleton<LiveTracingPolicy>();
         services.AddSingleton<HopTracer>();
+        services.AddSingleton<SpanTagger>();
         services.AddSingleton(new InflightInbound());
-        services.AddSingleton<PropagationBreaks>();
+        services.AddSingleton<BreakClassifier>();
+        services.AddSingleton<BreakReports>();
 
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
