@@ -24,8 +24,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     private readonly MeshLiteMetrics _metrics;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly int _wakeAfterLines;
-    private readonly int _capacity;
-    private int _pending;
+    private int _queued;
     private readonly Lock _gate = new();
     private volatile Sink _sink;
     private Task _drain = Task.CompletedTask;
@@ -39,10 +38,11 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     internal AccessLogWriter(AccessLogOptions options, MeshLiteMetrics metrics, Stream? output)
     {
         _metrics = metrics;
-        // Unbounded and single-reader, so a request's write is lock-free (a bounded channel takes a lock per line, which
-        // the writer thread contends for on a busy core); the bound is kept by counting, and a line over it is dropped.
-        _channel = Channel.CreateUnbounded<AccessLogEntry>(new UnboundedChannelOptions { SingleReader = true });
-        _capacity = options.BufferSize;
+        _channel = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(options.BufferSize)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
         _wakeAfterLines = Math.Clamp(options.BufferSize / 4, 1, 256);
         // A log that is off opens nothing (Open gives stdout, a placeholder): turning it on later opens its path.
         _sink = new Sink(options.Enabled, IsJson(options), options.Enabled ? options.Path : string.Empty, output ?? Open(options), options.FlushInterval);
@@ -85,13 +85,11 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
     public void Write(in AccessLogEntry entry)
     {
-        var pending = Interlocked.Increment(ref _pending);
-        if (pending > _capacity || !_channel.Writer.TryWrite(entry))
+        if (!_channel.Writer.TryWrite(entry))
         {
-            Interlocked.Decrement(ref _pending);
             _metrics.AccessLogDropped.Inc();
         }
-        else if (pending == _wakeAfterLines)
+        else if (Interlocked.Increment(ref _queued) == _wakeAfterLines)
         {
             _wake.Set();
         }
@@ -154,6 +152,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         {
             _wake.Wait(_sink.FlushInterval);
             _wake.Reset();
+            Volatile.Write(ref _queued, 0);
 
             var sink = _sink;
             if (!ReferenceEquals(sink.Output, output))
@@ -163,10 +162,8 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 output = sink.Output;
             }
 
-            var taken = 0;
             while (reader.TryRead(out var entry))
             {
-                taken++;
                 if (sink.Json)
                 {
                     AccessLogFormatter.WriteJson(json, entry);
@@ -187,13 +184,10 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
                 if (buffer.WrittenCount > WriteThreshold)
                 {
-                    Interlocked.Add(ref _pending, -taken);
-                    taken = 0;
                     Flush(output, buffer);
                 }
             }
 
-            Interlocked.Add(ref _pending, -taken);
             Flush(output, buffer);
             if (reader.Completion.IsCompleted)
             {

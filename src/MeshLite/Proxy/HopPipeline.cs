@@ -124,9 +124,22 @@ internal sealed partial class HopPipeline
     private async Task ProxyAndCompleteAsync(HttpContext context, HopFeature hop, UpstreamClusters upstreams)
     {
         var statusCode = -1;
+        UpstreamEndpoint? endpoint = null;
         try
         {
-            await ProxyAsync(context, hop, upstreams);
+            // One state machine per hop: the forwarder is awaited here; only local replies and faults take another path.
+            if (Prepare(context, hop, upstreams, out var cluster, out endpoint, out var destination) is { } reply)
+            {
+                await reply;
+            }
+            else
+            {
+                var error = await _forwarder.SendAsync(context, destination!, cluster!.Client, cluster.RequestConfig, _transformer);
+                if (error != ForwarderError.None)
+                {
+                    await OnForwarderErrorAsync(context, hop, error);
+                }
+            }
         }
         catch (Exception) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -159,13 +172,20 @@ internal sealed partial class HopPipeline
         }
         finally
         {
+            endpoint?.Leave();
             Complete(context, hop, statusCode < 0 ? OutcomeStatus(context, hop) : statusCode);
         }
     }
 
-    /// <summary>What the route and the request ask for: a local reply, Istio's faults, or forwarding.</summary>
-    private Task ProxyAsync(HttpContext context, HopFeature hop, UpstreamClusters upstreams)
+    /// <summary>
+    /// What the route and the request ask for: a local reply or Istio's faults (the task returned), or forwarding now
+    /// (null, with the cluster, the endpoint — already counted as in flight — and the destination prefix).
+    /// </summary>
+    private Task? Prepare(HttpContext context, HopFeature hop, UpstreamClusters upstreams, out UpstreamCluster? cluster, out UpstreamEndpoint? endpoint, out string? destination)
     {
+        cluster = null;
+        endpoint = null;
+        destination = null;
         var route = hop.Route;
         switch (route.Kind)
         {
@@ -182,10 +202,10 @@ internal sealed partial class HopPipeline
             return LocalReply.WriteAsync(context, hop, StatusCodes.Status413PayloadTooLarge, ResponseFlags.None, "request_payload_too_large", "Payload Too Large");
         }
 
-        var cluster = upstreams.For(route);
+        cluster = upstreams.For(route);
         if (cluster is null)
         {
-            return LocalReply.WriteAsync(context, hop, StatusCodes.Status503ServiceUnavailable, ResponseFlags.NoHealthyUpstream, "no_healthy_upstream", "no healthy upstream");
+            return NoHealthyUpstream(context, hop);
         }
 
         var fault = _live.Current.Options.Fault;
@@ -194,8 +214,41 @@ internal sealed partial class HopPipeline
             return FaultThenForwardAsync(context, hop, cluster, fault);
         }
 
-        return ForwardAsync(context, hop, cluster);
+        return Destination(context, hop, cluster, out endpoint, out destination) ? null : NoHealthyUpstream(context, hop);
     }
+
+    /// <summary>Where the request goes: passthrough to its own Host; otherwise the least-loaded endpoint, counted as in flight until the hop ends.</summary>
+    private static bool Destination(HttpContext context, HopFeature hop, UpstreamCluster cluster, out UpstreamEndpoint? endpoint, out string? destination)
+    {
+        endpoint = null;
+        if (hop.Route.Kind == MeshRouteKind.Passthrough)
+        {
+            var host = context.Request.Host.Value!;
+            destination = "http://" + host;
+            hop.UpstreamHost = host;
+            return true;
+        }
+
+        endpoint = cluster.Pick();
+        if (endpoint is null)
+        {
+            destination = null;
+            return false;
+        }
+
+        destination = endpoint.Address;
+        hop.UpstreamHost = endpoint.Authority;
+        if (cluster.Policy is not null)
+        {
+            context.Features.Set(cluster);
+        }
+
+        endpoint.Enter();
+        return true;
+    }
+
+    private static Task NoHealthyUpstream(HttpContext context, HopFeature hop) =>
+        LocalReply.WriteAsync(context, hop, StatusCodes.Status503ServiceUnavailable, ResponseFlags.NoHealthyUpstream, "no_healthy_upstream", "no healthy upstream");
 
     /// <summary>Istio's fault injection, as Envoy's fault filter applies it: the delay first, then the abort.</summary>
     private async Task FaultThenForwardAsync(HttpContext context, HopFeature hop, UpstreamCluster cluster, FaultOptions fault)
@@ -212,52 +265,23 @@ internal sealed partial class HopPipeline
             return;
         }
 
-        await ForwardAsync(context, hop, cluster);
-    }
-
-    private async Task ForwardAsync(HttpContext context, HopFeature hop, UpstreamCluster cluster)
-    {
-        string destination;
-        UpstreamEndpoint? endpoint = null;
-        if (hop.Route.Kind == MeshRouteKind.Passthrough)
+        if (!Destination(context, hop, cluster, out var endpoint, out var destination))
         {
-            // Passthrough goes to the request's own Host.
-            var host = context.Request.Host.Value!;
-            destination = "http://" + host;
-            hop.UpstreamHost = host;
-        }
-        else
-        {
-            endpoint = cluster.Pick();
-            if (endpoint is null)
-            {
-                await LocalReply.WriteAsync(context, hop, StatusCodes.Status503ServiceUnavailable, ResponseFlags.NoHealthyUpstream, "no_healthy_upstream", "no healthy upstream");
-                return;
-            }
-
-            destination = endpoint.Address;
-            hop.UpstreamHost = endpoint.Authority;
-            if (cluster.Policy is not null)
-            {
-                context.Features.Set(cluster);
-            }
-
-            endpoint.Enter();
+            await NoHealthyUpstream(context, hop);
+            return;
         }
 
-        ForwarderError error;
         try
         {
-            error = await _forwarder.SendAsync(context, destination, cluster.Client, cluster.RequestConfig, _transformer);
+            var error = await _forwarder.SendAsync(context, destination!, cluster.Client, cluster.RequestConfig, _transformer);
+            if (error != ForwarderError.None)
+            {
+                await OnForwarderErrorAsync(context, hop, error);
+            }
         }
         finally
         {
             endpoint?.Leave();
-        }
-
-        if (error != ForwarderError.None)
-        {
-            await OnForwarderErrorAsync(context, hop, error);
         }
     }
 

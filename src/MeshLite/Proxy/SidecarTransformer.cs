@@ -24,9 +24,46 @@ internal class SidecarTransformer : HttpTransformer
 
     public SidecarTransformer(MetadataExchange metadata) => _metadata = metadata;
 
-    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
-        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        // YARP's copy of the headers completes synchronously: no state machine unless it ever does not.
+        var copy = base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        if (!copy.IsCompletedSuccessfully)
+        {
+            return AfterCopyAsync(copy, httpContext, proxyRequest);
+        }
+
+        OnRequest(httpContext, proxyRequest);
+        return default;
+
+        async ValueTask AfterCopyAsync(ValueTask copying, HttpContext context, HttpRequestMessage request)
+        {
+            await copying;
+            OnRequest(context, request);
+        }
+    }
+
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (!copy.IsCompletedSuccessfully)
+        {
+            return AfterCopyAsync(copy, httpContext, proxyResponse);
+        }
+
+        OnResponse(httpContext, proxyResponse);
+        return copy;
+
+        async ValueTask<bool> AfterCopyAsync(ValueTask<bool> copying, HttpContext context, HttpResponseMessage? response)
+        {
+            var proxied = await copying;
+            OnResponse(context, response);
+            return proxied;
+        }
+    }
+
+    private static void OnRequest(HttpContext httpContext, HttpRequestMessage proxyRequest)
+    {
         var hop = httpContext.Features.Get<HopFeature>()!;
         var route = hop.Route;
         var request = httpContext.Request;
@@ -75,12 +112,11 @@ internal class SidecarTransformer : HttpTransformer
         hop.ForwardTimestamp = Stopwatch.GetTimestamp();
     }
 
-    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    private void OnResponse(HttpContext httpContext, HttpResponseMessage? proxyResponse)
     {
-        var proxied = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (proxyResponse is null)
         {
-            return proxied;
+            return;
         }
 
         var hop = httpContext.Features.Get<HopFeature>()!;
@@ -105,7 +141,6 @@ internal class SidecarTransformer : HttpTransformer
 
         _metadata.OnResponse(headers, hop);
         SidecarResponseHeaders.Apply(httpContext.Response, hop);
-        return proxied;
     }
 
     private static bool IsUpgrade(HttpContext context) =>
