@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using MeshLite.Peers;
 using MeshLite.Proxy;
+using MeshLite.Tracing.Keep;
 using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -210,7 +211,7 @@ public class HopCompletionTests
     }
 
     /// <summary>The sidecar's own transformer, failing at the response trailers (HTTP/2 responses have them), after the body went out.</summary>
-    private sealed class ThrowingTrailersTransformer(MetadataExchange metadata) : SidecarTransformer(metadata)
+    private sealed class ThrowingTrailersTransformer(MetadataExchange metadata, TraceKeeper keeper) : SidecarTransformer(metadata, keeper)
     {
         public override ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken) =>
             httpContext.Response.SupportsTrailers()

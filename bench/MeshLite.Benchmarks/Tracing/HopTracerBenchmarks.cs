@@ -4,6 +4,7 @@ using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Tracing;
 using MeshLite.Tracing.Breaks;
+using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Sampling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -82,7 +83,8 @@ public class HopTracerBenchmarks
         var live = new LiveSettings(BenchmarkSidecar.Settings(("MeshLite:Tracing:Sampling", sampling)), TimeProvider.System);
         var metrics = new MeshLiteMetrics();
         var policy = new LiveTracingPolicy(live);
-        var tracer = new HopTracer(policy, metrics, new BreakClassifier(live, new InflightInbound()), new BreakReports(live, metrics), NullLogger<HopTracer>.Instance);
-        return (tracer, new SpanTagger(live, policy));
+        var inflight = new InflightInbound();
+        var tracer = new HopTracer(policy, metrics, new BreakClassifier(live, inflight), new BreakReports(live, metrics), NullLogger<HopTracer>.Instance);
+        return (tracer, new SpanTagger(live, policy, new TraceKeeper(policy, inflight, metrics), metrics, TimeProvider.System));
     }
 }

@@ -263,6 +263,16 @@ public sealed class TracingOptions
     public List<string>? ExcludePaths { get; set; }
 
     public List<SamplingOverrideOptions> Overrides { get; set; } = [];
+
+    /// <summary>What a hop that was not sampled exports anyway when it ends (errors, slow requests, broken propagation).</summary>
+    public KeepOptions Keep { get; set; } = new();
+
+    /// <summary>
+    /// A cap on the new traces this sidecar starts by its own random draw, per second (a token bucket); decisions it
+    /// refuses are counted as <c>rate_limited</c>. Traces sampled by the caller or forced are never refused. Unset: no cap.
+    /// </summary>
+    public double? MaxTracesPerSecond { get; set; }
+
     public Dictionary<string, CustomTagOptions> CustomTags { get; set; } = new(StringComparer.Ordinal);
     public OtlpOptions Otlp { get; set; } = new();
 
@@ -279,6 +289,32 @@ public sealed class TracingOptions
     public static readonly IReadOnlyList<string> DefaultExcludePaths = ["/healthz", "/health", "/ready", "/metrics", "/stats/prometheus"];
 }
 
+/// <summary>
+/// Deferred keep: a hop that was not sampled still carries real ids downstream; when it ends, one that matches a rule
+/// exports its span with exactly those ids (tagged <c>meshlite.sampling.reason=kept_*</c>), and so does every MeshLite
+/// hop on its path back to the root.
+/// </summary>
+public sealed class KeepOptions
+{
+    /// <summary>5xx, no response, gRPC server errors, any response flag. On by default.</summary>
+    public bool Errors { get; set; } = true;
+
+    /// <summary>Keep hops slower than this (ms); per route or service in <c>Tracing:Overrides</c>. Unset: off.</summary>
+    public int? SlowerThanMs { get; set; }
+
+    /// <summary>Keep outbound calls on which the app lost the trace (the break detector's <c>missing</c> or <c>mismatch</c>). On by default.</summary>
+    public bool Breaks { get; set; } = true;
+
+    /// <summary>
+    /// Kept traces per second before an error storm is thinned: the keep probability is lowered and compared against
+    /// the trace id, so every sidecar under the same storm keeps the same traces. Unset: no budget.
+    /// </summary>
+    public double? MaxTracesPerSecond { get; set; }
+
+    /// <summary>Let the app see the <c>traceresponse</c> header of mesh responses (removed by default, as MeshLite consumes it).</summary>
+    public bool ForwardTraceResponse { get; set; }
+}
+
 public sealed class SamplingOverrideOptions
 {
     /// <summary>Inbound: requests whose path starts with this.</summary>
@@ -293,6 +329,9 @@ public sealed class SamplingOverrideOptions
     public string? Service { get; set; }
 
     public double? Percentage { get; set; }
+
+    /// <summary>This route's or service's <c>Tracing:Keep:SlowerThanMs</c>.</summary>
+    public int? SlowerThanMs { get; set; }
 }
 
 public sealed class CustomTagOptions

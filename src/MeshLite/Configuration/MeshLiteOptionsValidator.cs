@@ -282,14 +282,35 @@ internal static class MeshLiteOptionsValidator
                 errors.Add($"{P}{key}:Service '{service}' is not a key of {P}Services.");
             }
 
-            if (o.Percentage is null)
+            if (o.Percentage is null && o.SlowerThanMs is null)
             {
-                errors.Add($"{P}{key}:Percentage is required.");
+                errors.Add($"{P}{key} sets neither Percentage nor SlowerThanMs.");
             }
-            else
+
+            if (o.Percentage is { } percentage)
             {
-                CheckPercentage(errors, key + ":Percentage", o.Percentage.Value);
+                CheckPercentage(errors, key + ":Percentage", percentage);
             }
+
+            if (o.SlowerThanMs is < 1)
+            {
+                errors.Add($"{P}{key}:SlowerThanMs '{o.SlowerThanMs}' must be at least 1.");
+            }
+        }
+
+        if (t.Keep.SlowerThanMs is < 1)
+        {
+            errors.Add($"{P}Tracing:Keep:SlowerThanMs '{t.Keep.SlowerThanMs}' must be at least 1.");
+        }
+
+        if (t.Keep.MaxTracesPerSecond is { } keepBudget && !(keepBudget > 0 && keepBudget <= 1_000_000))
+        {
+            errors.Add($"{P}Tracing:Keep:MaxTracesPerSecond '{keepBudget}' must be more than 0 and at most 1000000.");
+        }
+
+        if (t.MaxTracesPerSecond is { } cap && !(cap > 0 && cap <= 1_000_000))
+        {
+            errors.Add($"{P}Tracing:MaxTracesPerSecond '{cap}' must be more than 0 and at most 1000000.");
         }
 
         foreach (var (name, tag) in t.CustomTags)

@@ -12,7 +12,7 @@ internal sealed class MeshLiteMetrics : IDisposable
 {
     private readonly IDisposable _runtimeMetrics;
 
-    private static readonly string[] _decisionReasons = ["random", "parent", "forced", "override", "excluded"];
+    private static readonly string[] _decisionReasons = ["random", "parent", "forced", "override", "excluded", "rate_limited"];
 
     private readonly Counter.Child[] _sampled;
     private readonly Counter.Child[] _notSampled;
@@ -20,6 +20,7 @@ internal sealed class MeshLiteMetrics : IDisposable
     private readonly Counter.Child _invalidB3;
     private readonly Counter.Child _invalidB3Multi;
     private readonly Counter _internalErrors;
+    private readonly Counter.Child[] _kept;
 
     public MeshLiteMetrics()
     {
@@ -31,7 +32,7 @@ internal sealed class MeshLiteMetrics : IDisposable
         Factory.ExemplarBehavior = new ExemplarBehavior { DefaultExemplarProvider = static (_, _) => Exemplar.None };
 
         var decisions = Factory.CreateCounter("meshlite_trace_decisions_total",
-            "Sampling decisions, by outcome and by reason (random, parent, forced, override, excluded).", ["decision", "reason"]);
+            "Sampling decisions, by outcome and by reason (random, parent, forced, override, excluded, rate_limited).", ["decision", "reason"]);
         _sampled = [.. _decisionReasons.Select(r => decisions.WithLabels("sampled", r))];
         _notSampled = [.. _decisionReasons.Select(r => decisions.WithLabels("not_sampled", r))];
         foreach (var child in _sampled.Concat(_notSampled))
@@ -62,6 +63,16 @@ internal sealed class MeshLiteMetrics : IDisposable
         _internalErrors = Factory.CreateCounter("meshlite_internal_errors_total",
             "Failures inside MeshLite that a request survived, by where they happened (start, proxy, tracing, metrics, access_log).", ["stage"]);
         AccessLogDropped = Factory.CreateCounter("meshlite_access_log_dropped_total", "Access-log lines dropped because the writer could not keep up.");
+        var kept = Factory.CreateCounter("meshlite_spans_kept_total",
+            "Spans of hops that were not sampled, exported when they ended because they matched a keep rule (or a hop after them on the trace did).", ["reason"]);
+        _kept = [.. Enum.GetValues<KeepReason>().Select(r => kept.WithLabels(SamplingDecision.KeepReasonName(r)))];
+        foreach (var child in _kept.Skip(1))
+        {
+            child.Publish();
+        }
+
+        KeepRefused = Factory.CreateCounter("meshlite_keep_refused_total",
+            "Hops that matched a keep rule but were not kept because Tracing:Keep:MaxTracesPerSecond was spent (error storms).");
 
         // What prometheus-net already offers: process and GC statistics, and the runtime's own meters for the server's
         // connections (Kestrel) and the runtime, under their usual names. Instruments recorded per request are left
@@ -93,6 +104,9 @@ internal sealed class MeshLiteMetrics : IDisposable
     public Histogram ExportDuration { get; }
     public Gauge ExportQueueLength { get; }
     public Counter AccessLogDropped { get; }
+    public Counter KeepRefused { get; }
+
+    public void RecordKept(KeepReason reason) => _kept[(int)reason].Inc();
 
     public void RecordInternalError(string stage) => _internalErrors.WithLabels(stage).Inc();
 
@@ -104,6 +118,7 @@ internal sealed class MeshLiteMetrics : IDisposable
             SamplingReason.Parent => 1,
             SamplingReason.ClientForced or SamplingReason.ServiceForced => 2,
             SamplingReason.Override => 3,
+            SamplingReason.RateLimited => 5,
             _ => 4,
         };
         (decision.Sampled ? _sampled : _notSampled)[index].Inc();

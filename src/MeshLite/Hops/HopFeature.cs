@@ -45,8 +45,31 @@ internal sealed class HopFeature
     public TraceIdentifier TraceId { get; set; }
     public SpanIdentifier SpanId { get; set; }
 
-    /// <summary>The span of this hop; null when not sampled.</summary>
+    /// <summary>The span this hop's span is a child of (the caller's), or empty for a root; kept for a deferred keep.</summary>
+    public SpanIdentifier ParentSpanId { get; set; }
+
+    /// <summary>The span of this hop; null when not sampled (until a keep rule exports it when the hop ends).</summary>
     public Activity? Span { get; set; }
+
+    /// <summary>The break detector's verdict on this outbound call (<c>missing</c>, <c>mismatch</c>, <c>partial</c>), or null.</summary>
+    public string? PropagationBreak { get; set; }
+
+    public string? BreakConfidence { get; set; }
+
+    private int _keep;
+
+    /// <summary>
+    /// Why this unsampled hop will be exported when it ends, once known: set while it runs (an error response, a hop
+    /// after it on the trace that was kept — possibly from another request's thread) and at its end.
+    /// </summary>
+    public KeepReason Keep
+    {
+        get => (KeepReason)Volatile.Read(ref _keep);
+        set => Volatile.Write(ref _keep, (int)value);
+    }
+
+    /// <summary>Sets <see cref="Keep"/> unless a reason is already set; true when this call set it.</summary>
+    public bool TryKeep(KeepReason reason) => Interlocked.CompareExchange(ref _keep, (int)reason, (int)KeepReason.None) == (int)KeepReason.None;
 
     /// <summary>The workload on the other side, from the metadata exchange; <see cref="PeerMetadata.Unknown"/> until known.</summary>
     public PeerMetadata Peer { get; set; } = PeerMetadata.Unknown;

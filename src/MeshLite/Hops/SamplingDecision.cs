@@ -23,6 +23,27 @@ public enum SamplingReason : byte
 
     /// <summary>An excluded path (health, metrics) or tracing switched off.</summary>
     Excluded,
+
+    /// <summary>The draw hit, but <c>Tracing:MaxTracesPerSecond</c> was spent.</summary>
+    RateLimited,
+}
+
+/// <summary>Why a hop that was not sampled exported its span anyway when it ended.</summary>
+public enum KeepReason : byte
+{
+    None = 0,
+
+    /// <summary>5xx, no response, a gRPC server error or a response flag.</summary>
+    Error,
+
+    /// <summary>Slower than <c>Tracing:Keep:SlowerThanMs</c>.</summary>
+    Slow,
+
+    /// <summary>The app broke propagation on this call.</summary>
+    Break,
+
+    /// <summary>A hop after it on the same trace was kept (in this sidecar, or downstream, told by <c>traceresponse</c>).</summary>
+    Path,
 }
 
 public readonly record struct SamplingDecision(bool Sampled, SamplingReason Reason)
@@ -33,6 +54,16 @@ public readonly record struct SamplingDecision(bool Sampled, SamplingReason Reas
         SamplingReason.Parent => "parent",
         SamplingReason.ClientForced or SamplingReason.ServiceForced => "forced",
         SamplingReason.Override => "override",
+        SamplingReason.RateLimited => "rate_limited",
         _ => "excluded",
+    };
+
+    public static string KeepReasonName(KeepReason reason) => reason switch
+    {
+        KeepReason.Error => "kept_error",
+        KeepReason.Slow => "kept_slow",
+        KeepReason.Break => "kept_break",
+        KeepReason.Path => "kept_path",
+        _ => "none",
     };
 }

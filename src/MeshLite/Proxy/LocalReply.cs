@@ -1,4 +1,5 @@
 using MeshLite.Hops;
+using MeshLite.Tracing.Keep;
 
 namespace MeshLite.Proxy;
 
@@ -18,7 +19,7 @@ internal static class LocalReply
         response.Clear();
         response.StatusCode = statusCode;
         response.ContentType = "text/plain";
-        SidecarResponseHeaders.Apply(response, hop);
+        SidecarResponseHeaders.Apply(response, hop, context.RequestServices?.GetService<TraceKeeper>());
         var body = flag == ResponseFlags.None ? message + "\n" : $"{message} (response_flags: {ResponseFlagNames.Format(flag)})\n";
         return response.WriteAsync(body, context.RequestAborted);
     }
@@ -28,12 +29,15 @@ internal static class SidecarResponseHeaders
 {
     public const string TraceIdHeader = "x-trace-id";
 
-    public static void Apply(HttpResponse response, HopFeature hop)
+    /// <summary>Envoy's <c>server</c> header, <c>x-trace-id</c> when asked for, and what deferred keep reads from and writes to a response.</summary>
+    public static void Apply(HttpResponse response, HopFeature hop, TraceKeeper? keeper)
     {
         response.Headers.Server = hop.Listener == ListenerKind.Inbound ? "istio-envoy" : "envoy";
         if (hop.ResponseTraceId is { } traceId)
         {
             response.Headers[TraceIdHeader] = traceId;
         }
+
+        keeper?.OnResponse(hop, response);
     }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Peers;
+using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Propagation;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -21,8 +22,13 @@ internal class SidecarTransformer : HttpTransformer
     private const string XForwardedProto = "x-forwarded-proto";
 
     private readonly MetadataExchange _metadata;
+    private readonly TraceKeeper _keeper;
 
-    public SidecarTransformer(MetadataExchange metadata) => _metadata = metadata;
+    public SidecarTransformer(MetadataExchange metadata, TraceKeeper keeper)
+    {
+        _metadata = metadata;
+        _keeper = keeper;
+    }
 
     public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -140,7 +146,7 @@ internal class SidecarTransformer : HttpTransformer
         }
 
         _metadata.OnResponse(headers, hop);
-        SidecarResponseHeaders.Apply(httpContext.Response, hop);
+        SidecarResponseHeaders.Apply(httpContext.Response, hop, _keeper);
     }
 
     private static bool IsUpgrade(HttpContext context) =>

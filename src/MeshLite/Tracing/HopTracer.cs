@@ -98,6 +98,12 @@ internal sealed partial class HopTracer
 
         var reasonInRequestId = RequestId.ReadReason(requestId);
         var decision = TraceSampler.Decide(parent.Sampled, reasonInRequestId, draw, clientForced, serviceForced, numerator, overridden);
+        if (decision is { Sampled: true, Reason: SamplingReason.RandomHit or SamplingReason.Override } && policy.RateLimiter?.TryAcquire() == false)
+        {
+            // A new trace of this sidecar's own draw, over Tracing:MaxTracesPerSecond. Callers' and forced traces are never refused.
+            decision = new SamplingDecision(false, SamplingReason.RateLimited);
+        }
+
         var span = decision.Sampled ? StartSpan(hop, inbound, traceId, parent, verdict, stitch) : null;
         _metrics.RecordDecision(decision);
 
@@ -130,7 +136,13 @@ internal sealed partial class HopTracer
         hop.Sampling = decision;
         hop.TraceId = traceId;
         hop.SpanId = spanId;
+        hop.ParentSpanId = parent.HasIds ? parent.SpanId : default;
         hop.Span = span;
+        if (verdict.IsBreak)
+        {
+            hop.PropagationBreak = BreakVerdict.Name(verdict.Kind);
+            hop.BreakConfidence = verdict.Confidence;
+        }
         if (inbound)
         {
             hop.InboundMethod = request.Method;

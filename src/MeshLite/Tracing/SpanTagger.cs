@@ -2,27 +2,36 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
+using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Propagation;
 using Tag = MeshLite.Tracing.MeshLiteTelemetry.Tags;
 
 namespace MeshLite.Tracing;
 
 /// <summary>
-/// Where a span is tagged: at the end of a sampled hop, the span gets the tags Envoy and Istio give theirs (node, url,
-/// method, protocol, sizes, cluster, status, response flags, canonical service, …), the retry events, the operator's
-/// custom tags and the error status, and is ended.
+/// Where a span is tagged: at the end of a sampled hop — or of one that was not sampled but is kept
+/// (<see cref="TraceKeeper"/>), whose span is made now with the ids it sent — the span gets the tags Envoy and Istio
+/// give theirs (node, url, method, protocol, sizes, cluster, status, response flags, canonical service, …), the retry
+/// events, the operator's custom tags and the error status, and is ended.
 /// </summary>
 internal sealed class SpanTagger : IHopObserver
 {
     private readonly MeshLiteSettings _settings;
     private readonly LiveTracingPolicy _policy;
+    private readonly TraceKeeper _keeper;
+    private readonly MeshLiteMetrics _metrics;
+    private readonly TimeProvider _time;
     private PeerAddressText? _lastPeer;
 
-    public SpanTagger(LiveSettings live, LiveTracingPolicy policy)
+    public SpanTagger(LiveSettings live, LiveTracingPolicy policy, TraceKeeper keeper, MeshLiteMetrics metrics, TimeProvider time)
     {
         _settings = live.Current;
         _policy = policy;
+        _keeper = keeper;
+        _metrics = metrics;
+        _time = time;
     }
 
     public string Stage => "tracing";
@@ -34,9 +43,14 @@ internal sealed class SpanTagger : IHopObserver
     {
         var statusCode = hop.StatusCode;
         var span = hop.Span;
+        var kept = KeepReason.None;
         if (span is null)
         {
-            return;
+            kept = _keeper.OnCompleted(hop, context.Request);
+            if (kept == KeepReason.None || (span = StartKept(hop)) is null)
+            {
+                return;
+            }
         }
 
         var policy = _policy.Current;
@@ -81,7 +95,7 @@ internal sealed class SpanTagger : IHopObserver
         span.AddTag(Tag.MeshId, _settings.Options.MeshId);
         span.AddTag(Tag.Namespace, _settings.Namespace);
         span.AddTag(Tag.ClusterId, _settings.Options.ClusterId);
-        span.AddTag(Tag.SamplingReason, SamplingDecision.ReasonName(hop.Sampling.Reason));
+        span.AddTag(Tag.SamplingReason, kept == KeepReason.None ? SamplingDecision.ReasonName(hop.Sampling.Reason) : SamplingDecision.KeepReasonName(kept));
 
         var grpcError = false;
         if (hop.IsGrpc)
@@ -124,6 +138,25 @@ internal sealed class SpanTagger : IHopObserver
         }
 
         span.Stop();
+    }
+
+    /// <summary>The span of a kept hop, started at the hop's start with its ids; the break it saw is noted as on a sampled span.</summary>
+    private Activity? StartKept(HopFeature hop)
+    {
+        var span = KeptSpan.Start(hop, _time.GetUtcNow() - hop.Duration);
+        if (span is null)
+        {
+            return null;
+        }
+
+        _metrics.SpansStarted.Inc();
+        if (hop.PropagationBreak is { } kind)
+        {
+            span.AddTag(Tag.Propagation, kind);
+            span.AddTag(Tag.StitchConfidence, hop.BreakConfidence);
+        }
+
+        return span;
     }
 
     public static string HttpUrl(HttpRequest request, int maxPathLength)

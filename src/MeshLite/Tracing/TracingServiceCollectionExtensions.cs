@@ -1,5 +1,6 @@
 using MeshLite.Configuration;
 using MeshLite.Tracing.Breaks;
+using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Export;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
@@ -33,6 +34,7 @@ internal static class TracingServiceCollectionExtensions
         services.AddSingleton(new InflightInbound());
         services.AddSingleton<BreakClassifier>();
         services.AddSingleton<BreakReports>();
+        services.AddSingleton<TraceKeeper>();
 
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource

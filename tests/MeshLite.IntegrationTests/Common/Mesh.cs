@@ -23,12 +23,16 @@ public sealed class Mesh : IAsyncDisposable
     /// <param name="perService">Settings for one sidecar, by service name.</param>
     /// <param name="forwardedHeaders">The headers the app of a service forwards (default: all of Istio's list).</param>
     /// <param name="outgoing">For a service, the headers its app sends on its call, made from the incoming request (overrides <paramref name="forwardedHeaders"/>).</param>
+    /// <param name="lastApp">How the last service's app answers (default: 200 "end of chain").</param>
+    /// <param name="answer">For a service, the status its app answers given the status it got from its call (default: the same).</param>
     public static async Task<Mesh> StartChainAsync(
         string[] services,
         IDictionary<string, string?>? config = null,
         IDictionary<string, IDictionary<string, string?>>? perService = null,
         Func<string, IReadOnlyCollection<string>?>? forwardedHeaders = null,
-        Func<string, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>?>? outgoing = null)
+        Func<string, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>?>? outgoing = null,
+        Func<HttpContext, Task>? lastApp = null,
+        Func<string, Func<int, int>?>? answer = null)
     {
         var mesh = new Mesh(await OtlpReceiver.StartAsync());
         mesh._owned.Add(mesh.Receiver);
@@ -38,9 +42,10 @@ public sealed class Mesh : IAsyncDisposable
         {
             var index = i;
             apps[i] = i == services.Length - 1
-                ? await TestApp.StartEchoAsync("end of chain")
+                ? lastApp is null ? await TestApp.StartEchoAsync("end of chain") : await TestApp.StartAsync(lastApp)
                 : await TestApp.StartForwardingAsync(services[i + 1], () => sidecars[index]!.OutboundPort,
-                    outgoing?.Invoke(services[i]) ?? (forwardedHeaders?.Invoke(services[i]) is { } names ? TestApp.Copy(names) : null));
+                    outgoing?.Invoke(services[i]) ?? (forwardedHeaders?.Invoke(services[i]) is { } names ? TestApp.Copy(names) : null),
+                    answer?.Invoke(services[i]));
             mesh._owned.Add(apps[i]);
 
             var settings = new Dictionary<string, string?>

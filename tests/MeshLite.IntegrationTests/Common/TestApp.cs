@@ -27,6 +27,9 @@ public sealed class TestApp : IAsyncDisposable
     public int Port { get; private set; }
     public ConcurrentQueue<Dictionary<string, string>> Received { get; } = new();
 
+    /// <summary>For a forwarding app: the response headers its calls got back from its sidecar.</summary>
+    public ConcurrentQueue<Dictionary<string, string>> ResponsesReceived { get; } = new();
+
     public static async Task<TestApp> StartAsync(Func<HttpContext, Task> handler, HttpProtocols protocols = HttpProtocols.Http1)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -50,10 +53,13 @@ public sealed class TestApp : IAsyncDisposable
     /// <summary>
     /// An app that calls <paramref name="next"/> through its sidecar's outbound listener for every request, sending the
     /// headers <paramref name="outgoing"/> makes from the incoming request (default: Istio's trace headers, copied), and
-    /// answers with the downstream status.
+    /// answers with the downstream status, or with what <paramref name="answer"/> makes of it (an app that hides errors).
     /// </summary>
-    public static Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>? outgoing = null) =>
-        StartAsync(async context =>
+    public static async Task<TestApp> StartForwardingAsync(string next, Func<int> outboundPort, Func<HttpContext, IEnumerable<KeyValuePair<string, string>>>? outgoing = null,
+        Func<int, int>? answer = null)
+    {
+        TestApp? self = null;
+        self = await StartAsync(async context =>
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{outboundPort()}{context.Request.Path}{context.Request.QueryString}");
             request.Headers.Host = next;
@@ -63,9 +69,12 @@ public sealed class TestApp : IAsyncDisposable
             }
 
             using var response = await _client.SendAsync(request);
-            context.Response.StatusCode = (int)response.StatusCode;
+            self!.ResponsesReceived.Enqueue(response.Headers.Concat(response.Content.Headers).ToDictionary(h => h.Key.ToLowerInvariant(), h => string.Join(",", h.Value)));
+            context.Response.StatusCode = answer?.Invoke((int)response.StatusCode) ?? (int)response.StatusCode;
             await context.Response.WriteAsync(await response.Content.ReadAsStringAsync());
         });
+        return self;
+    }
 
     /// <summary>Copies the named headers from the incoming request, as an app that forwards them does.</summary>
     public static Func<HttpContext, IEnumerable<KeyValuePair<string, string>>> Copy(IReadOnlyCollection<string> names) =>

@@ -18,6 +18,9 @@ public static class TraceHeaders
     public const string OtSpanContext = "x-ot-span-context";
     public const string Baggage = "baggage";
 
+    /// <summary>W3C Trace Context Level 3 (draft): the callee's trace and span, and whether it recorded them.</summary>
+    public const string TraceResponse = "traceresponse";
+
     /// <summary>The headers Istio asks every app to copy from its incoming request onto its outgoing calls.</summary>
     public static readonly IReadOnlyList<string> ForwardedByApps =
     [

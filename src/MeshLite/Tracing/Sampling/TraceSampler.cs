@@ -23,11 +23,11 @@ public sealed class TraceSampler
         ArgumentNullException.ThrowIfNull(options);
         _numerator = ToNumerator(options.Sampling);
         _inbound = options.Overrides
-            .Where(o => o.Service is null)
+            .Where(o => o.Service is null && o.Percentage is not null)
             .Select(o => new InboundOverride(o.Path, o.PathPrefix, o.Method, ToNumerator(o.Percentage ?? 0)))
             .ToArray();
         _outbound = options.Overrides
-            .Where(o => o.Service is not null)
+            .Where(o => o.Service is not null && o.Percentage is not null)
             .GroupBy(o => o.Service!, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => ToNumerator(g.Last().Percentage ?? 0), StringComparer.OrdinalIgnoreCase);
     }
