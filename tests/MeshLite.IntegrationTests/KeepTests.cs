@@ -203,4 +203,34 @@ public class KeepTests
         Assert.NotEqual(gatewayServer.SpanId, gatewayClient.ParentSpanId);
         Assert.Equal("kept_path", gatewayServer.Tag(ReasonTag));
     }
+
+    [Fact]
+    public async Task KeptSpan_WithItsEvents_IsServedByDebugTraces_WithoutACollector()
+    {
+        await using var app = await TestApp.StartAsync(context => { context.Response.StatusCode = 503; return Task.CompletedTask; });
+        await using var sidecar = await SidecarProcess.StartAsync(TracingTests.Config("front", null,
+            ("MeshLite:Tracing:Sampling", "0"), ("MeshLite:Services:payment:Endpoints:0", $"http://127.0.0.1:{app.Port}"),
+            ("MeshLite:Services:payment:Retries:Attempts", "1"), ("MeshLite:Services:payment:Retries:RetryOn", "5xx")));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{sidecar.OutboundPort}/pay");
+        request.Headers.Host = "payment";
+        using var response = await _client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+
+        var traceId = app.Received.First()["traceparent"].Split('-')[1];
+        var json = "";
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !json.Contains(traceId, StringComparison.Ordinal) && DateTime.UtcNow < deadline; await Task.Delay(50))
+        {
+            json = await _client.GetStringAsync($"http://127.0.0.1:{sidecar.AdminPort}/debug/traces?traceId={traceId}&limit=10");
+        }
+
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        var span = doc.RootElement.GetProperty("resourceSpans")[0].GetProperty("scopeSpans")[0].GetProperty("spans")[0];
+        Assert.Equal(app.Received.First()["traceparent"].Split('-')[2], span.GetProperty("spanId").GetString());
+        Assert.Contains(span.GetProperty("attributes").EnumerateArray(),
+            a => a.GetProperty("key").GetString() == ReasonTag && a.GetProperty("value").GetProperty("stringValue").GetString() == "kept_error");
+        var retry = Assert.Single(span.GetProperty("events").EnumerateArray());
+        Assert.Equal("retry", retry.GetProperty("name").GetString());
+        Assert.Contains(retry.GetProperty("attributes").EnumerateArray(), a => a.GetProperty("key").GetString() == "retry.reason" && a.GetProperty("value").GetProperty("stringValue").GetString() == "503");
+    }
 }

@@ -74,6 +74,28 @@ internal static class OtlpJsonWriter
         }
 
         json.WriteEndArray();
+        if (span.Events.Any())
+        {
+            // Retries, propagation breaks: what happened during the span, each with its time and attributes.
+            json.WriteStartArray("events");
+            foreach (var spanEvent in span.Events)
+            {
+                json.WriteStartObject();
+                json.WriteString("timeUnixNano", ((spanEvent.Timestamp.UtcDateTime - DateTime.UnixEpoch).Ticks * 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                json.WriteString("name", spanEvent.Name);
+                json.WriteStartArray("attributes");
+                foreach (var (key, value) in spanEvent.Tags)
+                {
+                    WriteAttribute(json, key, value);
+                }
+
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         if (span.Links.Any())
         {
             json.WriteStartArray("links");
@@ -82,6 +104,17 @@ internal static class OtlpJsonWriter
                 json.WriteStartObject();
                 json.WriteString("traceId", link.Context.TraceId.ToHexString());
                 json.WriteString("spanId", link.Context.SpanId.ToHexString());
+                if (link.Tags?.Any() == true)
+                {
+                    json.WriteStartArray("attributes");
+                    foreach (var (key, value) in link.Tags)
+                    {
+                        WriteAttribute(json, key, value);
+                    }
+
+                    json.WriteEndArray();
+                }
+
                 json.WriteEndObject();
             }
 
