@@ -205,6 +205,23 @@ public class KeepTests
     }
 
     [Fact]
+    public async Task CallThatLostTheTrace_IsKeptAsABreak_AtZeroPercent()
+    {
+        // The front app calls out with none of the trace headers it was given: its call starts a new trace.
+        await using var mesh = await Mesh.StartChainAsync(["front", "next"],
+            new Dictionary<string, string?> { ["MeshLite:Tracing:Sampling"] = "0" },
+            forwardedHeaders: service => service == "front" ? [] : null);
+
+        using var response = await GetAsync(mesh.EntryAddress + "/orders");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var span = Assert.Single(await mesh.Receiver.WaitForAsync(s => s.Count >= 1));
+        Assert.Equal((ReceivedSpan.Client, "kept_break", "missing"), (span.Kind, span.Tag(ReasonTag), span.Tag("meshlite.propagation")));
+        Assert.Equal(mesh.Apps[1].Received.Single()["traceparent"].Split('-')[1], span.TraceId);
+        Assert.NotEqual(mesh.Apps[0].Received.Single()["traceparent"].Split('-')[1], span.TraceId);
+    }
+
+    [Fact]
     public async Task KeptSpan_WithItsEvents_IsServedByDebugTraces_WithoutACollector()
     {
         await using var app = await TestApp.StartAsync(context => { context.Response.StatusCode = 503; return Task.CompletedTask; });

@@ -31,7 +31,7 @@ public class MeshPlanTests
         Assert.False(gateway.ContainsKey("Services:api-gateway:Endpoints:0"));
         Assert.Equal("true", gateway["DemoApp:Parallel"]);
         Assert.Equal("payment", gateway["DemoApp:Calls:0"]);
-        Assert.Equal("100", gateway["Tracing:Sampling"]);
+        Assert.Equal("1", gateway["Tracing:Sampling"]);
         Assert.Equal("http://127.0.0.1:4317", gateway["Tracing:Otlp:Endpoint"]);
         Assert.Equal(plan.Ports["api-gateway"].App.ToString(System.Globalization.CultureInfo.InvariantCulture), gateway["Inbound:AppPort"]);
     }
