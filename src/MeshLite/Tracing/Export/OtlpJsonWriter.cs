@@ -67,13 +67,7 @@ internal static class OtlpJsonWriter
         var start = (span.StartTimeUtc - DateTime.UnixEpoch).Ticks * 100;
         json.WriteString("startTimeUnixNano", start.ToString(System.Globalization.CultureInfo.InvariantCulture));
         json.WriteString("endTimeUnixNano", (start + span.Duration.Ticks * 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        json.WriteStartArray("attributes");
-        foreach (var (key, value) in span.TagObjects)
-        {
-            WriteAttribute(json, key, value);
-        }
-
-        json.WriteEndArray();
+        WriteAttributes(json, span.TagObjects);
         if (span.Events.Any())
         {
             // Retries, propagation breaks: what happened during the span, each with its time and attributes.
@@ -83,13 +77,7 @@ internal static class OtlpJsonWriter
                 json.WriteStartObject();
                 json.WriteString("timeUnixNano", ((spanEvent.Timestamp.UtcDateTime - DateTime.UnixEpoch).Ticks * 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
                 json.WriteString("name", spanEvent.Name);
-                json.WriteStartArray("attributes");
-                foreach (var (key, value) in spanEvent.Tags)
-                {
-                    WriteAttribute(json, key, value);
-                }
-
-                json.WriteEndArray();
+                WriteAttributes(json, spanEvent.Tags);
                 json.WriteEndObject();
             }
 
@@ -106,13 +94,7 @@ internal static class OtlpJsonWriter
                 json.WriteString("spanId", link.Context.SpanId.ToHexString());
                 if (link.Tags?.Any() == true)
                 {
-                    json.WriteStartArray("attributes");
-                    foreach (var (key, value) in link.Tags)
-                    {
-                        WriteAttribute(json, key, value);
-                    }
-
-                    json.WriteEndArray();
+                    WriteAttributes(json, link.Tags);
                 }
 
                 json.WriteEndObject();
@@ -137,6 +119,17 @@ internal static class OtlpJsonWriter
 
         json.WriteEndObject();
         json.WriteEndObject();
+    }
+
+    private static void WriteAttributes(Utf8JsonWriter json, IEnumerable<KeyValuePair<string, object?>> attributes)
+    {
+        json.WriteStartArray("attributes");
+        foreach (var (key, value) in attributes)
+        {
+            WriteAttribute(json, key, value);
+        }
+
+        json.WriteEndArray();
     }
 
     private static void WriteAttribute(Utf8JsonWriter json, string key, object? value)

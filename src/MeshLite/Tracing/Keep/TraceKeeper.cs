@@ -44,7 +44,12 @@ internal sealed class TraceKeeper
         var outbound = hop.Listener == ListenerKind.Outbound;
         var fromMesh = outbound && hop.Route.Kind == MeshRouteKind.Registry;
         var calleeKept = false;
-        if (fromMesh && headers.TryGetValue(TraceHeaders.TraceResponse, out var traceResponse))
+        if (!outbound && hop.PeerMetadataRequested)
+        {
+            // Towards a mesh caller the header is MeshLite's signal alone: an app's own would speak for hops it cannot see.
+            headers.Remove(TraceHeaders.TraceResponse);
+        }
+        else if (fromMesh && headers.TryGetValue(TraceHeaders.TraceResponse, out var traceResponse))
         {
             // MeshLite's own signal between sidecars: consumed, unless the operator lets the app see it.
             if (!policy.ForwardTraceResponse)
