@@ -3,11 +3,11 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using MeshLite.IntegrationTests.Common;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using MeshLite.Peers;
 using MeshLite.Proxy;
 using MeshLite.Tracing.Keep;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Forwarder;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Metrics;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Metrics;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Tracing;
 using MeshLite.Tracing.Breaks;
@@ -10,7 +11,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Benchmarks.Tracing;
 

@@ -4,11 +4,11 @@ using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Lifecycle;
 using MeshLite.Listeners;
+using MeshLite.Proxy;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Export;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
-using MeshLite.Proxy;
 
 namespace MeshLite.Admin;
 

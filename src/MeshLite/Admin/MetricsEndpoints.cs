@@ -1,6 +1,6 @@
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Listeners;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Admin;
 

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Proxy;
 using Microsoft.Extensions.Primitives;
 using Prometheus;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Hosting;
 

@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Routing.Matching;
 namespace MeshLite.Hosting;
 
 /// <summary>
-/// Keeps each endpoint to its own port: admin endpoints answer only on the admin port, inbound routes only on the
-/// inbound port, and so on, so nothing on the admin port is reachable through a proxy listener and back.
+/// Keeps each endpoint to its own port: admin endpoints answer only on the admin port, the metrics and app-probe
+/// endpoints only on the metrics port, the demo app only on its own. (Proxy listeners never reach routing at all.)
 /// </summary>
 internal sealed class ListenerMatcherPolicy : MatcherPolicy, IEndpointSelectorPolicy
 {

@@ -3,10 +3,12 @@ using MeshLite.AccessLog;
 using MeshLite.Admin;
 using MeshLite.Configuration;
 using MeshLite.DemoApp;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Lifecycle;
 using MeshLite.Listeners;
 using MeshLite.Metrics;
+using MeshLite.Peers;
 using MeshLite.Proxy;
 using MeshLite.Tracing;
 using MeshLite.Tracing.Breaks;
@@ -14,8 +16,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Yarp.ReverseProxy.Forwarder;
-using MeshLite.Diagnostics;
-using MeshLite.Peers;
 
 namespace MeshLite.Hosting;
 

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using MeshLite.Configuration;
-using MeshLite.Hops;
 using MeshLite.Diagnostics;
+using MeshLite.Hops;
 using MeshLite.Peers;
 using Prometheus;
 

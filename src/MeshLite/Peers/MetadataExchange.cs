@@ -1,7 +1,7 @@
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using Microsoft.Extensions.Primitives;
-using MeshLite.Diagnostics;
 using Prometheus;
 
 namespace MeshLite.Peers;

@@ -15,7 +15,8 @@ namespace MeshLite.Proxy;
 /// <c>x-forwarded-for</c> is not appended (sidecars are not the edge) but <c>x-forwarded-proto</c> is set when absent,
 /// headers named by <c>Connection</c> are dropped, HTTP/2 is spoken upstream when the client spoke it (gRPC),
 /// passthrough carries no mesh-internal header, and responses get <c>x-envoy-upstream-service-time</c> and Envoy's
-/// <c>server</c> header. One instance serves every request; what differs per request comes from its hop.
+/// <c>server</c> header. One instance serves every request; what differs per request comes from its hop. Not sealed:
+/// tests derive from it to fail at a chosen step.
 /// </summary>
 internal class SidecarTransformer : HttpTransformer
 {

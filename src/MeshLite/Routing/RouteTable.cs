@@ -71,9 +71,6 @@ internal sealed class RouteTable
         return !name.IsEmpty && _byHostSpan.TryGetValue(name, out var route) ? route : _unknownHost;
     }
 
-    /// <summary>The registry route a host names, or null (tests, the admin surface).</summary>
-    public MeshRoute? Registry(string host) => _byHost.GetValueOrDefault(host);
-
     /// <summary>The host part of an authority; an IP literal in brackets keeps its brackets (it never names a service).</summary>
     private static ReadOnlySpan<char> HostName(string? authority)
     {

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Tracing.Breaks;
 using MeshLite.Tracing.Propagation;
 using MeshLite.Tracing.Sampling;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing;
 

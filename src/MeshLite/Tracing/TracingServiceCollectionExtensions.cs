@@ -1,11 +1,11 @@
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Tracing.Breaks;
-using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Export;
+using MeshLite.Tracing.Keep;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.Tracing;
 

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using MeshLite.Configuration;
+using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Metrics;
-using MeshLite.Diagnostics;
 
 namespace MeshLite.AccessLog.Tests;
 

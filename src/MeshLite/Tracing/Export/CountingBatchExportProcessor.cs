@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using OpenTelemetry;
 using MeshLite.Diagnostics;
+using OpenTelemetry;
 
 namespace MeshLite.Tracing.Export;
 
