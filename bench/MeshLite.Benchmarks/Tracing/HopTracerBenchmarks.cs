@@ -85,6 +85,6 @@ public class HopTracerBenchmarks
         var policy = new LiveTracingPolicy(live);
         var inflight = new InflightInbound();
         var tracer = new HopTracer(policy, metrics, new BreakClassifier(live, inflight), new BreakReports(live, metrics), NullLogger<HopTracer>.Instance);
-        return (tracer, new SpanTagger(live, policy, new TraceKeeper(policy, inflight, metrics), metrics, TimeProvider.System));
+        return (tracer, new SpanTagger(live, policy, new TraceKeeper(live, inflight, metrics), metrics, TimeProvider.System));
     }
 }

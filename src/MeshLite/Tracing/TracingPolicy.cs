@@ -1,6 +1,4 @@
 using MeshLite.Configuration;
-using MeshLite.Hops;
-using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Sampling;
 
 namespace MeshLite.Tracing;
@@ -21,49 +19,6 @@ internal sealed class TracingPolicy
         _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
         Inject = TraceFormats.FromNames(tracing.Propagation, TracingOptions.DefaultPropagation);
         RateLimiter = tracing.MaxTracesPerSecond is { } cap ? new TraceRateLimiter(cap) : null;
-        var keep = tracing.Keep;
-        KeepErrors = keep.Errors;
-        KeepBreaks = keep.Breaks;
-        ForwardTraceResponse = keep.ForwardTraceResponse;
-        KeepBudget = keep.MaxTracesPerSecond is { } budget ? new KeepBudget(budget) : null;
-        _slowerThanMs = keep.SlowerThanMs;
-        _slowInbound = [.. tracing.Overrides.Where(o => o.SlowerThanMs is not null && o.Service is null)];
-        _slowOutbound = tracing.Overrides
-            .Where(o => o.SlowerThanMs is not null && o.Service is not null)
-            .GroupBy(o => o.Service!, StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key, g => g.Last().SlowerThanMs!.Value, StringComparer.OrdinalIgnoreCase);
-    }
-
-    private readonly int? _slowerThanMs;
-    private readonly SamplingOverrideOptions[] _slowInbound;
-    private readonly Dictionary<string, int> _slowOutbound;
-
-    public TraceRateLimiter? RateLimiter { get; }
-    public bool KeepErrors { get; }
-    public bool KeepBreaks { get; }
-    public bool ForwardTraceResponse { get; }
-    public KeepBudget? KeepBudget { get; }
-
-    /// <summary>The slow-request threshold for a hop: the first matching route override (inbound) or the service's (outbound), else the default; null when off.</summary>
-    public int? SlowerThanMs(HopFeature hop, string? path, string method)
-    {
-        if (hop.Listener == ListenerKind.Inbound)
-        {
-            foreach (var o in _slowInbound)
-            {
-                if ((o.Method is null || string.Equals(o.Method, method, StringComparison.OrdinalIgnoreCase))
-                    && (o.Path is not null ? string.Equals(o.Path, path, StringComparison.Ordinal) : path?.StartsWith(o.PathPrefix!, StringComparison.Ordinal) == true))
-                {
-                    return o.SlowerThanMs;
-                }
-            }
-        }
-        else if (hop.Route.ServiceName is { } service && _slowOutbound.TryGetValue(service, out var threshold))
-        {
-            return threshold;
-        }
-
-        return _slowerThanMs;
     }
 
     public bool Enabled { get; }
@@ -73,6 +28,9 @@ internal sealed class TracingPolicy
     public TraceSampler Sampler { get; }
     public CustomTags CustomTags { get; }
     public TraceFormat Inject { get; }
+
+    /// <summary><c>Tracing:MaxTracesPerSecond</c>, or null when there is no cap.</summary>
+    public TraceRateLimiter? RateLimiter { get; }
 
     public bool IsExcluded(string? path)
     {

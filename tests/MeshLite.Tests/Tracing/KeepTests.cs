@@ -98,7 +98,7 @@ public class KeepTests
     [Fact]
     public void SlowThreshold_RouteOverride_ThenServiceOverride_ThenDefault()
     {
-        var policy = new TracingPolicy(new TracingOptions
+        var tracing = new TracingOptions
         {
             Keep = new KeepOptions { SlowerThanMs = 1000 },
             Overrides =
@@ -107,7 +107,8 @@ public class KeepTests
                 new SamplingOverrideOptions { Service = "ledger", SlowerThanMs = 50 },
                 new SamplingOverrideOptions { PathPrefix = "/other", Percentage = 10 },
             ],
-        });
+        };
+        var policy = new KeepPolicy(tracing);
         var inbound = new HopFeature(ListenerKind.Inbound, new MeshRoute(MeshRouteKind.Inbound, ListenerKind.Inbound, "inbound|8080||", "svc", "op", "auto"), 0);
         var ledger = new HopFeature(ListenerKind.Outbound, new MeshRoute(MeshRouteKind.Registry, ListenerKind.Outbound, "outbound|80||ledger", "ledger", "op", "auto"), 0);
 
@@ -116,7 +117,7 @@ public class KeepTests
         Assert.Equal(50, policy.SlowerThanMs(ledger, "/x", "GET"));
 
         // An override that sets only a threshold does not change the sampling percentage.
-        Assert.Equal(100, policy.Sampler.InboundNumerator("/reports/x", "GET", out var overridden));
+        Assert.Equal(100, new TraceSampler(tracing).InboundNumerator("/reports/x", "GET", out var overridden));
         Assert.False(overridden);
     }
 }

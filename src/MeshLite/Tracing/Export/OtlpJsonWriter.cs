@@ -24,7 +24,7 @@ internal static class OtlpJsonWriter
         json.WriteStartArray("scopeSpans");
         json.WriteStartObject();
         json.WriteStartObject("scope");
-        json.WriteString("name", MeshLiteTelemetry.SourceName);
+        json.WriteString("name", spans.Count > 0 ? spans[0].Source.Name : string.Empty);
         json.WriteEndObject();
         json.WriteStartArray("spans");
         foreach (var span in spans)

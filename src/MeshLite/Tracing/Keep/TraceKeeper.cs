@@ -1,3 +1,4 @@
+using MeshLite.Configuration;
 using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Tracing.Breaks;
@@ -21,13 +22,14 @@ internal sealed class TraceKeeper
         }
     };
 
-    private readonly LiveTracingPolicy _policy;
     private readonly InflightInbound _inflight;
     private readonly MeshLiteMetrics _metrics;
+    private volatile KeepPolicy _policy;
 
-    public TraceKeeper(LiveTracingPolicy policy, InflightInbound inflight, MeshLiteMetrics metrics)
+    public TraceKeeper(LiveSettings live, InflightInbound inflight, MeshLiteMetrics metrics)
     {
-        _policy = policy;
+        _policy = new KeepPolicy(live.Current.Options.Tracing);
+        live.Changed += settings => _policy = new KeepPolicy(settings.Options.Tracing);
         _inflight = inflight;
         _metrics = metrics;
     }
@@ -39,7 +41,7 @@ internal sealed class TraceKeeper
     /// </summary>
     public void OnResponse(HopFeature hop, HttpResponse response)
     {
-        var policy = _policy.Current;
+        var policy = _policy;
         var headers = response.Headers;
         var outbound = hop.Listener == ListenerKind.Outbound;
         var fromMesh = outbound && hop.Route.Kind == MeshRouteKind.Registry;
@@ -66,7 +68,7 @@ internal sealed class TraceKeeper
             return;
         }
 
-        if (policy.KeepErrors && IsError(response.StatusCode, hop.Flags, grpcStatus: null))
+        if (policy.Errors && IsError(response.StatusCode, hop.Flags, grpcStatus: null))
         {
             TryKeepNew(hop, KeepReason.Error, policy);
         }
@@ -103,8 +105,8 @@ internal sealed class TraceKeeper
 
         if (hop.Keep == KeepReason.None)
         {
-            var policy = _policy.Current;
-            if (policy.KeepErrors && IsError(hop.StatusCode, hop.Flags, hop.GrpcStatus))
+            var policy = _policy;
+            if (policy.Errors && IsError(hop.StatusCode, hop.Flags, hop.GrpcStatus))
             {
                 TryKeepNew(hop, KeepReason.Error, policy);
             }
@@ -112,7 +114,7 @@ internal sealed class TraceKeeper
             {
                 TryKeepNew(hop, KeepReason.Slow, policy);
             }
-            else if (policy.KeepBreaks && hop.PropagationBreak is "missing" or "mismatch")
+            else if (policy.Breaks && hop.PropagationBreak is "missing" or "mismatch")
             {
                 TryKeepNew(hop, KeepReason.Break, policy);
             }
@@ -140,14 +142,14 @@ internal sealed class TraceKeeper
     private static bool Eligible(HopFeature hop) => hop.Sampling.Reason != SamplingReason.Excluded && !hop.TraceId.IsEmpty;
 
     /// <summary>A keep of this hop's own (not one handed down the path) spends the storm budget, when there is one.</summary>
-    private void TryKeepNew(HopFeature hop, KeepReason reason, TracingPolicy policy)
+    private void TryKeepNew(HopFeature hop, KeepReason reason, KeepPolicy policy)
     {
         if (hop.Keep != KeepReason.None)
         {
             return;
         }
 
-        if (policy.KeepBudget is { } budget && !budget.Admit(hop.TraceId))
+        if (policy.Budget is { } budget && !budget.Admit(hop.TraceId))
         {
             _metrics.KeepRefused.Inc();
             return;

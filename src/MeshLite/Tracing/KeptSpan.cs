@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MeshLite.Hops;
 
-namespace MeshLite.Tracing.Keep;
+namespace MeshLite.Tracing;
 
 /// <summary>
 /// The span of a hop that was not sampled, made when the hop ends because a keep rule matched: started at the hop's
