@@ -107,7 +107,9 @@ public class ReloadTests
         dump = await WaitForVersionAsync(admin, sidecar, 4);
         Assert.Equal(["MeshLite:ServiceName"], dump["configuration"]!["restart_required"]!.AsArray().Select(n => n!.GetValue<string>()));
         Assert.Equal("client", dump["meshlite"]!["ServiceName"]!.GetValue<string>());
-        Assert.Contains(logs.Lines, l => l.EventName == "ConfigurationRestartRequired" && l.Message.Contains("MeshLite:ServiceName"));
+        // The version is published before its log lines are written: wait for the warning, do not race it.
+        await Eventually.Until(() => logs.Lines.Any(l => l.EventName == "ConfigurationRestartRequired" && l.Message.Contains("MeshLite:ServiceName")),
+            "the restart-required warning naming MeshLite:ServiceName");
         using (var allowed = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/") { Headers = { Host = $"127.0.0.1:{outside.Port}" } })
         {
             using var response = await admin.SendAsync(allowed);
