@@ -332,6 +332,11 @@ public sealed class SamplingOverrideOptions
 
     /// <summary>This route's or service's <c>Tracing:Keep:SlowerThanMs</c>.</summary>
     public int? SlowerThanMs { get; set; }
+
+    /// <summary>Whether this inbound override applies to a request: its method, if set, and its exact path or path prefix.</summary>
+    public bool MatchesInbound(string? path, string method) =>
+        (Method is null || string.Equals(Method, method, StringComparison.OrdinalIgnoreCase))
+        && (Path is not null ? string.Equals(Path, path, StringComparison.Ordinal) : PathPrefix is not null && path?.StartsWith(PathPrefix, StringComparison.Ordinal) == true);
 }
 
 public sealed class CustomTagOptions

@@ -35,14 +35,12 @@ internal sealed class UpstreamEndpoint
 /// </summary>
 internal sealed class UpstreamCluster
 {
-    public UpstreamCluster(ClusterDefinition definition, UpstreamEndpoint[] endpoints, HttpMessageInvoker client, HttpClientConfig clientConfig,
-        IReadOnlyDictionary<string, string>? metadata)
+    public UpstreamCluster(ClusterDefinition definition, UpstreamEndpoint[] endpoints, HttpMessageInvoker client, IReadOnlyDictionary<string, string>? metadata)
     {
         Name = definition.Name;
         Policy = definition.Policy;
         Endpoints = endpoints;
         Client = client;
-        ClientConfig = clientConfig;
         Metadata = metadata;
 
         // Istio sets no timeout unless the route has one, and YARP's own 100 s activity timeout would end a quiet long
@@ -55,7 +53,6 @@ internal sealed class UpstreamCluster
     public UpstreamEndpoint[] Endpoints { get; }
     public HttpMessageInvoker Client { get; }
     public ForwarderRequestConfig RequestConfig { get; }
-    public HttpClientConfig ClientConfig { get; }
     public IReadOnlyDictionary<string, string>? Metadata { get; }
 
     /// <summary>Envoy's least-request balancing (power of two choices): of two endpoints drawn at random, the one with fewer requests in flight.</summary>
@@ -128,7 +125,8 @@ internal sealed class UpstreamClusters
             var client = factory.CreateClient(new ForwarderHttpClientContext
             {
                 ClusterId = definition.Name,
-                OldConfig = old?.ClientConfig ?? HttpClientConfig.Empty,
+                // Every cluster uses YARP's default client settings; what differs between versions is the policy, in the metadata.
+                OldConfig = HttpClientConfig.Empty,
                 OldMetadata = old?.Metadata,
                 OldClient = old?.Client,
                 NewConfig = HttpClientConfig.Empty,
@@ -139,7 +137,7 @@ internal sealed class UpstreamClusters
             var endpoints = definition.Endpoints
                 .Select(address => old?.Endpoints.FirstOrDefault(e => string.Equals(e.Address, address.TrimEnd('/'), StringComparison.Ordinal)) ?? new UpstreamEndpoint(address))
                 .ToArray();
-            var cluster = new UpstreamCluster(definition, endpoints, client, HttpClientConfig.Empty, metadata);
+            var cluster = new UpstreamCluster(definition, endpoints, client, metadata);
             clusters._byName[definition.Name] = cluster;
             if (string.Equals(definition.Name, routes.Inbound.ClusterName, StringComparison.Ordinal))
             {

@@ -104,7 +104,7 @@ internal sealed class SpanTagger : IHopObserver
             if (hop.GrpcStatus is { } grpcStatus)
             {
                 span.AddTag(Tag.GrpcStatusCode, grpcStatus);
-                grpcError = grpcStatus is "2" or "4" or "8" or "12" or "13" or "14" or "15";
+                grpcError = GrpcStatusCodes.IsServerError(grpcStatus);
             }
         }
 

@@ -37,8 +37,7 @@ internal sealed class KeepPolicy
         {
             foreach (var o in _slowInbound)
             {
-                if ((o.Method is null || string.Equals(o.Method, method, StringComparison.OrdinalIgnoreCase))
-                    && (o.Path is not null ? string.Equals(o.Path, path, StringComparison.Ordinal) : path?.StartsWith(o.PathPrefix!, StringComparison.Ordinal) == true))
+                if (o.MatchesInbound(path, method))
                 {
                     return o.SlowerThanMs;
                 }

@@ -136,7 +136,7 @@ internal sealed class TraceKeeper
 
     /// <summary>Envoy's idea of a failed request: a 5xx, no response at all, a response flag, or a gRPC server error.</summary>
     public static bool IsError(int statusCode, ResponseFlags flags, string? grpcStatus) =>
-        statusCode is 0 or >= 500 || flags != ResponseFlags.None || grpcStatus is "2" or "4" or "8" or "12" or "13" or "14" or "15";
+        statusCode is 0 or >= 500 || flags != ResponseFlags.None || GrpcStatusCodes.IsServerError(grpcStatus);
 
     /// <summary>A hop whose tracing ran (not an excluded path, tracing on) and so has ids that went downstream.</summary>
     private static bool Eligible(HopFeature hop) => hop.Sampling.Reason != SamplingReason.Excluded && !hop.TraceId.IsEmpty;

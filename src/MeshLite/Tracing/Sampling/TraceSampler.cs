@@ -24,7 +24,7 @@ public sealed class TraceSampler
         _numerator = ToNumerator(options.Sampling);
         _inbound = options.Overrides
             .Where(o => o.Service is null && o.Percentage is not null)
-            .Select(o => new InboundOverride(o.Path, o.PathPrefix, o.Method, ToNumerator(o.Percentage ?? 0)))
+            .Select(o => new InboundOverride(o, ToNumerator(o.Percentage ?? 0)))
             .ToArray();
         _outbound = options.Overrides
             .Where(o => o.Service is not null && o.Percentage is not null)
@@ -100,10 +100,8 @@ public sealed class TraceSampler
         return new(hit, overridden ? SamplingReason.Override : hit ? SamplingReason.RandomHit : SamplingReason.Random);
     }
 
-    private sealed record InboundOverride(string? Path, string? PathPrefix, string? Method, int Numerator)
+    private sealed record InboundOverride(SamplingOverrideOptions Override, int Numerator)
     {
-        public bool Matches(string path, string method) =>
-            (Method is null || string.Equals(Method, method, StringComparison.OrdinalIgnoreCase))
-            && (Path is not null ? string.Equals(Path, path, StringComparison.Ordinal) : path.StartsWith(PathPrefix!, StringComparison.Ordinal));
+        public bool Matches(string path, string method) => Override.MatchesInbound(path, method);
     }
 }
