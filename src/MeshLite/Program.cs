@@ -17,16 +17,16 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
 
 try
 {
-    return args.FirstOrDefault() switch
-    {
-        "mesh" => await MeshRunner.RunAsync(args[1..], Console.Out, stop.Token),
-        "load" => await LoadGenerator.RunAsync(args[1..], Console.Out, Console.Error, stop.Token),
-        "target" => await RunSidecarAsync(TargetCommand.ToSidecarArguments(args[1..]), stop.Token),
-        "inject" => await InjectCommand.RunAsync(args[1..], Console.In, Console.Out, Console.Error),
-        "wait" => await WaitCommand.RunAsync(args[1..], Console.Error, stop.Token),
-        "help" or "--help" or "-h" => Help(),
-        _ => await RunSidecarAsync(args, stop.Token),
-    };
+    var root = SidecarCommand.Create(args, RunSidecarAsync,
+    [
+        MeshRunner.Create(Console.Out),
+        LoadGenerator.Create(Console.Out, Console.Error),
+        TargetCommand.Create(RunSidecarAsync),
+        InjectCommand.Create(Console.In, Console.Out, Console.Error),
+        WaitCommand.Create(Console.Error),
+        CompletionCommand.Create(Console.Out),
+    ]);
+    return await MeshLite.Tools.CommandLine.InvokeAsync(root, args is ["help", .. var rest] ? [.. rest, "--help"] : args, Console.Out, Console.Error, stop.Token);
 }
 catch (MeshLiteConfigurationException ex)
 {
@@ -48,19 +48,5 @@ static async Task<int> RunSidecarAsync(string[] args, CancellationToken stop)
 {
     var app = MeshLiteApplication.Build(args);
     await app.RunAsync(stop);
-    return 0;
-}
-
-static int Help()
-{
-    Console.WriteLine($"""
-        MeshLite — a tracing sidecar.
-          meshlite [--config file] [--MeshLite:Key=value ...]     run the sidecar
-        {MeshRunner.Usage}
-        {LoadGenerator.Usage}
-        {TargetCommand.Usage}
-        {InjectCommand.Usage}
-        {WaitCommand.Usage}
-        """);
     return 0;
 }

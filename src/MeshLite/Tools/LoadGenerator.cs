@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -10,33 +11,51 @@ namespace MeshLite.Tools;
 /// </summary>
 internal static class LoadGenerator
 {
-    public const string Usage = """
-        meshlite load --url http://127.0.0.1:15006/path [-n 100 | --rate 50 --duration 10s] [--concurrency 4] [--header name:value]...
-        """;
-
     private const int MaxRequests = 1_000_000;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, TextWriter progress, CancellationToken cancellationToken)
+    public static Command Create(TextWriter output, TextWriter progress)
     {
-        var args = new CommandLineArgs(arguments);
-        if (args.Get("url") is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        var url = CommandLine.Url("--url", "Where to send GET requests; loopback only.");
+        url.Required = true;
+        url.Validators.Add(result =>
         {
-            await progress.WriteLineAsync("meshlite load: --url is required.\n" + Usage);
-            return 2;
-        }
-
-        if (!IsLoopback(uri))
+            if (result.GetValueOrDefault<Uri?>() is { } uri && !IsLoopback(uri))
+            {
+                result.AddError($"--url: '{uri.Host}' is not this machine; the generator only sends to loopback addresses.");
+            }
+        });
+        var count = CommandLine.Whole("-n", 100, 1, MaxRequests, "How many requests (unless --rate is given).");
+        var rate = CommandLine.Number("--rate", 0, 0, 100_000, "Requests per second, for --duration (0: as fast as --concurrency allows, for -n requests).");
+        var duration = CommandLine.Duration("--duration", TimeSpan.FromSeconds(10), "How long to send at --rate.");
+        var concurrency = CommandLine.Whole("--concurrency", 4, 1, 256, "Requests in flight at once.");
+        var headers = new Option<string[]>("--header") { Description = "A request header, name:value; repeatable.", HelpName = "name:value" };
+        headers.Validators.Add(result =>
         {
-            await progress.WriteLineAsync($"meshlite load: '{uri.Host}' is not this machine; the generator only sends to loopback addresses.");
-            return 2;
-        }
+            foreach (var header in result.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (header.Split(':', 2) is not [{ Length: > 0 }, _])
+                {
+                    result.AddError($"--header '{header}' is not name:value.");
+                }
+            }
+        });
+        var command = new Command("load", "Send a bounded load to one URL on this machine, with a progress bar and a summary (rate, p50/p90/p99, status codes).")
+        {
+            url, count, rate, duration, concurrency, headers,
+        };
+        command.SetAction((result, cancellationToken) =>
+        {
+            var perSecond = result.GetValue(rate);
+            var total = perSecond > 0 ? (int)Math.Min(MaxRequests, Math.Ceiling(perSecond * result.GetValue(duration).TotalSeconds)) : result.GetValue(count);
+            var pairs = (result.GetValue(headers) ?? []).Select(h => h.Split(':', 2)).Select(h => (h[0].Trim(), h[1].Trim())).ToList();
+            return RunAsync(result.GetRequiredValue(url), total, perSecond, result.GetValue(concurrency), pairs, output, progress, cancellationToken);
+        });
+        return command;
+    }
 
-        var rate = args.Double("rate", 0);
-        var duration = args.Duration("duration", TimeSpan.FromSeconds(10));
-        var total = rate > 0 ? (int)Math.Min(MaxRequests, Math.Ceiling(rate * duration.TotalSeconds)) : Math.Min(MaxRequests, args.Int("n", 100));
-        var concurrency = Math.Clamp(args.Int("concurrency", 4), 1, 256);
-        var headers = args.All("header").Select(h => h.Split(':', 2)).Where(h => h.Length == 2).Select(h => (h[0].Trim(), h[1].Trim())).ToList();
-
+    private static async Task<int> RunAsync(Uri uri, int total, double rate, int concurrency, List<(string, string)> headers, TextWriter output, TextWriter progress,
+        CancellationToken cancellationToken)
+    {
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null, MaxConnectionsPerServer = concurrency })
         {
             Timeout = TimeSpan.FromSeconds(30),
@@ -104,6 +123,9 @@ internal static class LoadGenerator
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+
+        // The bar's timer must be done before its last frame: a late tick would draw over the summary's line.
+        await bar.DisposeAsync();
         Draw(progress, done, total);
         await progress.WriteLineAsync();
         var completed = Math.Min(done, total);

@@ -14,19 +14,23 @@ internal sealed record ServicePorts(int Inbound, int Outbound, int Admin, int Me
 /// </summary>
 internal sealed class MeshPlan
 {
-    private MeshPlan(MeshFile mesh, Dictionary<string, ServicePorts> ports)
+    private MeshPlan(MeshFile mesh, Dictionary<string, ServicePorts> ports, string? istio)
     {
         Mesh = mesh;
         Ports = ports;
+        Istio = istio;
     }
 
     public MeshFile Mesh { get; }
 
     public IReadOnlyDictionary<string, ServicePorts> Ports { get; }
 
+    /// <summary>The folder of Istio resources every sidecar applies, if any.</summary>
+    public string? Istio { get; }
+
     public string Entry => $"http://127.0.0.1:{Ports[Mesh.Entry!].Inbound}{Mesh.EntryPath}";
 
-    public static MeshPlan Create(MeshFile mesh)
+    public static MeshPlan Create(MeshFile mesh, string? istio = null)
     {
         using var free = new FreePorts();
         var ports = mesh.Services.ToDictionary(s => s.Key, s => new ServicePorts(free.Next(), free.Next(), free.Next(), free.Next(), 0));
@@ -35,7 +39,7 @@ internal sealed class MeshPlan
             ports[name] = ports[name] with { App = service.Port ?? free.Next() };
         }
 
-        return new MeshPlan(mesh, ports);
+        return new MeshPlan(mesh, ports, istio is null ? null : Path.GetFullPath(istio));
     }
 
     /// <summary>How to start a service's own app: its command with <c>{port}</c> and <c>{outbound}</c> filled in, its outbound calls through its sidecar.</summary>
@@ -99,6 +103,11 @@ internal sealed class MeshPlan
             {
                 settings[$"DemoApp:Calls:{i}"] = app.Calls[i];
             }
+        }
+
+        if (Istio is not null)
+        {
+            settings["Istio:Path"] = Istio;
         }
 
         foreach (var (key, value) in Mesh.Sidecar.Concat(service.Sidecar))

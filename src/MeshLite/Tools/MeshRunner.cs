@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 
@@ -12,26 +13,55 @@ namespace MeshLite.Tools;
 /// </summary>
 internal sealed class MeshRunner
 {
-    public const string Usage = """
-        meshlite mesh [config/mesh/checkout.json] [--otlp-endpoint http://127.0.0.1:4317] [--dashboard-port 18888]
-                      [--traffic-rate 2] [--duration 10m] [--logs <dir>]
-        """;
-
     private readonly TextWriter _output;
 
     private MeshRunner(TextWriter output) => _output = output;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>What <c>meshlite mesh</c> was asked for.</summary>
+    private sealed record MeshArguments(string File, string? Istio, string? OtlpEndpoint, int DashboardPort, double? TrafficRate, TimeSpan? Duration, string? Logs);
+
+    public static Command Create(TextWriter output)
+    {
+        var file = new Argument<string?>("file")
+        {
+            Description = "The mesh: its services and their apps (default: mesh.json in the --istio folder, else config/mesh/checkout.json).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var istio = new Option<DirectoryInfo>("--istio")
+        {
+            Description = "A folder of Istio resources every sidecar applies (Telemetry, VirtualService, ServiceEntry, Sidecar, mesh config).",
+            HelpName = "folder",
+        };
+        istio.AcceptExistingOnly();
+        var otlp = new Option<string?>("--otlp-endpoint") { Description = "Send spans here instead of starting the Aspire Dashboard (default: OTEL_EXPORTER_OTLP_ENDPOINT)." };
+        var dashboardPort = CommandLine.Whole("--dashboard-port", 18888, 0, 65535, "The Aspire Dashboard's port (0: a free one).");
+        var rate = new Option<double?>("--traffic-rate") { Description = "Requests per second to the entry service (default: the file's trafficRate; 0: none)." };
+        var duration = CommandLine.OptionalDuration("--duration", "Stop after this long (default: at Ctrl+C).");
+        var logs = new Option<string?>("--logs") { Description = "Where each process's log goes (default: a new temporary folder).", HelpName = "dir" };
+        var command = new Command("mesh", "Run a whole mesh on this machine: each service's app with a MeshLite beside it, a trace UI and a trickle of traffic; Ctrl+C stops it.")
+        {
+            file, istio, otlp, dashboardPort, rate, duration, logs,
+        };
+        command.SetAction((result, cancellationToken) =>
+        {
+            var folder = result.GetValue(istio)?.FullName;
+            var meshFile = result.GetValue(file)
+                ?? (folder is not null && File.Exists(Path.Combine(folder, "mesh.json")) ? Path.Combine(folder, "mesh.json") : Path.Combine("config", "mesh", "checkout.json"));
+            return RunAsync(new MeshArguments(meshFile, folder, result.GetValue(otlp), result.GetValue(dashboardPort), result.GetValue(rate), result.GetValue(duration),
+                result.GetValue(logs)), output, cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(MeshArguments args, TextWriter output, CancellationToken cancellationToken)
     {
         try
         {
-            var args = new CommandLineArgs(arguments);
-            var file = args.Positional.FirstOrDefault() ?? Path.Combine("config", "mesh", "checkout.json");
-            var plan = MeshPlan.Create(MeshFile.Load(file));
-            var logs = args.Get("logs") ?? Path.Combine(Path.GetTempPath(), "meshlite-mesh-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+            var plan = MeshPlan.Create(MeshFile.Load(args.File), args.Istio);
+            var logs = args.Logs ?? Path.Combine(Path.GetTempPath(), "meshlite-mesh-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             Directory.CreateDirectory(logs);
             await using var processes = new ProcessSupervisor(logs);
-            return await new MeshRunner(output).RunAsync(args, processes, plan, file, cancellationToken);
+            return await new MeshRunner(output).RunAsync(args, processes, plan, cancellationToken);
         }
         catch (MeshStartException ex)
         {
@@ -40,13 +70,13 @@ internal sealed class MeshRunner
         }
     }
 
-    private async Task<int> RunAsync(CommandLineArgs args, ProcessSupervisor processes, MeshPlan plan, string file, CancellationToken cancellationToken)
+    private async Task<int> RunAsync(MeshArguments args, ProcessSupervisor processes, MeshPlan plan, CancellationToken cancellationToken)
     {
-        var otlp = args.Get("otlp-endpoint") ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT");
+        var otlp = args.OtlpEndpoint ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT");
         string? dashboard = null;
         if (string.IsNullOrEmpty(otlp))
         {
-            (dashboard, otlp) = await AspireDashboard.StartAsync(processes, args.Int("dashboard-port", 18888), cancellationToken);
+            (dashboard, otlp) = await AspireDashboard.StartAsync(processes, args.DashboardPort, cancellationToken);
         }
 
         foreach (var (name, service) in plan.Mesh.Services)
@@ -65,7 +95,7 @@ internal sealed class MeshRunner
         }
 
         var entry = plan.Entry;
-        await _output.WriteLineAsync($"MeshLite mesh '{Path.GetFileNameWithoutExtension(file)}' is up:");
+        await _output.WriteLineAsync($"MeshLite mesh '{Path.GetFileNameWithoutExtension(args.File)}' is up:");
         await _output.WriteLineAsync($"  {"service",-16} {"inbound",8} {"outbound",9} {"app",6} {"admin",6} {"metrics",8}");
         foreach (var (name, p) in plan.Ports)
         {
@@ -73,16 +103,21 @@ internal sealed class MeshRunner
         }
 
         await _output.WriteLineAsync($"Entry: {entry}");
+        if (args.Istio is { } istio)
+        {
+            await _output.WriteLineAsync($"Istio resources: {istio} (what each sidecar took from them: /config_dump on its admin port)");
+        }
+
         await _output.WriteLineAsync(dashboard is null ? $"Traces: sent to {otlp}" : $"Dashboard: {dashboard}  (traces: {dashboard}/traces)");
         await _output.WriteLineAsync($"Logs: {processes.Logs}");
         await _output.WriteLineAsync($"More traffic: meshlite load --url {entry} -n 200");
         await _output.WriteLineAsync("Ctrl+C stops everything.");
 
-        var rate = args.Double("traffic-rate", plan.Mesh.TrafficRate);
+        var rate = args.TrafficRate ?? plan.Mesh.TrafficRate;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (args.Get("duration") is not null)
+        if (args.Duration is { } duration)
         {
-            stop.CancelAfter(args.Duration("duration", TimeSpan.Zero));
+            stop.CancelAfter(duration);
         }
 
         await SendTrafficAsync(new Uri(entry), rate, stop.Token);

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace MeshLite.Tools;
 
 /// <summary>
@@ -7,15 +9,25 @@ namespace MeshLite.Tools;
 /// </summary>
 internal static class WaitCommand
 {
-    public const string Usage = """
-        meshlite wait [--url http://127.0.0.1:15000/healthz/ready] [--timeout 60s]
-        """;
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter error, CancellationToken cancellationToken)
+    public static Command Create(TextWriter error)
     {
-        var args = new CommandLineArgs(arguments);
-        var url = new Uri(args.Get("url") ?? "http://127.0.0.1:15000/healthz/ready");
-        var deadline = DateTime.UtcNow + args.Duration("timeout", TimeSpan.FromSeconds(60));
+        var url = CommandLine.Url("--url", "The sidecar's readiness endpoint.", "http://127.0.0.1:15000/healthz/ready");
+        var timeout = CommandLine.Duration("--timeout", TimeSpan.FromSeconds(60), "How long to wait before giving up (exit code 1).");
+        var command = new Command("wait", "Return once the sidecar beside this process is ready (a postStart hook, as Istio's holdApplicationUntilProxyStarts).")
+        {
+            url,
+            timeout,
+        };
+        command.SetAction((result, cancellationToken) => RunAsync(result.GetRequiredValue(url), result.GetValue(timeout), error, cancellationToken));
+        return command;
+    }
+
+    public static Task<int> RunAsync(IReadOnlyList<string> arguments, TextWriter error, CancellationToken cancellationToken) =>
+        CommandLine.InvokeAsync(Create(error), arguments, TextWriter.Null, error, cancellationToken);
+
+    private static async Task<int> RunAsync(Uri url, TimeSpan timeout, TextWriter error, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(1) };
         string last = "no answer yet";
         while (DateTime.UtcNow < deadline)

@@ -340,7 +340,11 @@ public class SidecarInjectorTests
         Assert.StartsWith("meshlite inject: <stdin>:", stderr.ToString(), StringComparison.Ordinal);
         Assert.Equal(1, await InjectCommand.RunAsync(["-f", "/nonexistent/app.yaml"], new StringReader(""), new StringWriter(), stderr = new StringWriter()));
         Assert.Contains("cannot read '/nonexistent/app.yaml'", stderr.ToString(), StringComparison.Ordinal);
-        await Assert.ThrowsAsync<ArgumentException>(() => InjectCommand.RunAsync([], new StringReader(""), new StringWriter(), new StringWriter()));
+        Assert.Equal(2, await InjectCommand.RunAsync([], new StringReader(""), new StringWriter(), stderr = new StringWriter()));
+        Assert.Contains("--filename", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("meshlite inject --help", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, await InjectCommand.RunAsync(["-f", "-", "--otlp-endpoint", "collector:4317"], new StringReader(""), new StringWriter(), stderr = new StringWriter()));
+        Assert.Contains("--otlp-endpoint 'collector:4317' is not an http(s) URL", stderr.ToString(), StringComparison.Ordinal);
     }
 
     private static string Emit(YamlNode node)
