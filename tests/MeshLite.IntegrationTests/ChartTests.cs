@@ -150,6 +150,51 @@ public class ChartTests
     }
 
     [Fact]
+    public async Task IstioResources_AreMountedFromAConfigMap_AndTheSidecarReadsThemAsTheLocalMeshDoes()
+    {
+        // The demo mesh's own Istio folder, as values: each file one key of the chart's ConfigMap.
+        var folder = Path.Combine(Repository.Root, "config", "mesh", "istio");
+        var files = Directory.GetFiles(folder, "*.yaml").Order(StringComparer.Ordinal).ToList();
+        var values = new JsonObject
+        {
+            ["istio"] = new JsonObject
+            {
+                ["resources"] = new JsonObject(files.Select(f => KeyValuePair.Create(Path.GetFileName(f), (JsonNode?)File.ReadAllText(f)))),
+                ["labels"] = new JsonObject { ["track"] = "stable" },
+            },
+        };
+        var rendered = Load(await HelmTemplate.RenderAsync(values.ToJsonString()));
+        var sidecar = rendered.OfType<V1Deployment>().Single().Spec.Template.Spec.InitContainers[0];
+        var pod = rendered.OfType<V1Deployment>().Single().Spec.Template;
+
+        Assert.Equal(["--config", "/etc/meshlite/meshlite.json", "--istio", "/etc/meshlite-istio"], sidecar.Args);
+        Assert.Contains(sidecar.VolumeMounts, m => m.Name == "meshlite-istio" && m.MountPath == "/etc/meshlite-istio" && m.ReadOnlyProperty == true);
+        Assert.Equal("shop-meshlite-istio", pod.Spec.Volumes.Single(v => v.Name == "meshlite-istio").ConfigMap.Name);
+        Assert.Equal("istio-system", Env(sidecar, "MeshLite__Istio__RootNamespace"));
+        Assert.Equal("stable", Env(sidecar, "MeshLite__Istio__Labels__track"));
+        Assert.Contains("checksum/meshlite-istio", pod.Metadata.Annotations.Keys);
+
+        // What the pod would see in /etc/meshlite-istio reads exactly as the folder does.
+        var configMap = rendered.OfType<V1ConfigMap>().Single(c => c.Metadata.Name == "shop-meshlite-istio");
+        var mounted = Directory.CreateTempSubdirectory("meshlite-mounted-").FullName;
+        foreach (var (file, text) in configMap.Data)
+        {
+            File.WriteAllText(Path.Combine(mounted, file), text);
+        }
+
+        Assert.Equal(MeshLite.Istio.IstioResourceReader.Read(folder, "default").Summary(), MeshLite.Istio.IstioResourceReader.Read(mounted, "default").Summary());
+
+        // An existing ConfigMap instead: mounted, and the chart renders none of its own.
+        var existing = Load(await HelmTemplate.RenderAsync("istio: {existingConfigMap: team-istio}\n"));
+        Assert.Equal("team-istio", existing.OfType<V1Deployment>().Single().Spec.Template.Spec.Volumes.Single(v => v.Name == "meshlite-istio").ConfigMap.Name);
+        Assert.DoesNotContain(existing.OfType<V1ConfigMap>(), c => c.Metadata.Name == "shop-meshlite-istio");
+
+        // Without either, the sidecar has no --istio.
+        Assert.DoesNotContain("--istio", Deployment(await HelmTemplate.RenderAsync()).Spec.Template.Spec.InitContainers[0].Args);
+        Assert.False(Validate(ValuesJson("istio: {resources: {notyaml.txt: x}, existingConfigMap: '', rootNamespace: istio-system}")).IsValid);
+    }
+
+    [Fact]
     public async Task FullAppContainerSpec_IsRendered()
     {
         var values = """

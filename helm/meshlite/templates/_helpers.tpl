@@ -63,7 +63,8 @@ carries too) plus what this release sets. Pass this chart's values shape (as a s
     {{- include "meshlite.sidecar" $ctx | nindent 4 }}
   {{- end }}
 Optional keys: "configMap" (a ConfigMap with meshlite.json, mounted from the "meshlite-config" volume: see
-"meshlite.volumes"), "appProbes" (the "resolved" half of "meshlite.rewriteProbes"), "version".
+"meshlite.volumes"), "istioConfigMap" (a ConfigMap of Istio resources, mounted from the "meshlite-istio" volume: see
+"meshlite.istioVolumes"), "appProbes" (the "resolved" half of "meshlite.rewriteProbes"), "version".
 */}}
 {{- define "meshlite.sidecar" -}}
 {{- $v := .values -}}
@@ -73,9 +74,19 @@ Optional keys: "configMap" (a ConfigMap with meshlite.json, mounted from the "me
 {{- $tag := default (last (splitList ":" $c.image)) $v.image.tag -}}
 {{- $_ := set $c "image" (printf "%s:%s" $v.image.repository $tag) -}}
 {{- $_ := set $c "imagePullPolicy" $v.image.pullPolicy -}}
+{{- $args := list -}}
+{{- $mounts := list -}}
 {{- if .configMap -}}
-{{- $_ := set $c "args" (list "--config" "/etc/meshlite/meshlite.json") -}}
-{{- $_ := set $c "volumeMounts" (list (dict "name" "meshlite-config" "mountPath" "/etc/meshlite" "readOnly" true)) -}}
+{{- $args = concat $args (list "--config" "/etc/meshlite/meshlite.json") -}}
+{{- $mounts = append $mounts (dict "name" "meshlite-config" "mountPath" "/etc/meshlite" "readOnly" true) -}}
+{{- end -}}
+{{- if .istioConfigMap -}}
+{{- $args = concat $args (list "--istio" "/etc/meshlite-istio") -}}
+{{- $mounts = append $mounts (dict "name" "meshlite-istio" "mountPath" "/etc/meshlite-istio" "readOnly" true) -}}
+{{- end -}}
+{{- if $args -}}
+{{- $_ := set $c "args" $args -}}
+{{- $_ := set $c "volumeMounts" $mounts -}}
 {{- end -}}
 {{- $grace := int (default 30 .gracePeriodSeconds) -}}
 {{- $drain := 0 -}}
@@ -99,6 +110,14 @@ Optional keys: "configMap" (a ConfigMap with meshlite.json, mounted from the "me
 {{- $env = append $env (dict "name" "MeshLite__TerminationDrainDuration" "value" (printf "%02d:%02d:%02d" (div $drain 3600) (mod (div $drain 60) 60) (mod $drain 60))) -}}
 {{- if .appProbes -}}
 {{- $env = append $env (dict "name" "MeshLite__AppProbes" "value" (toJson .appProbes)) -}}
+{{- end -}}
+{{- if .istioConfigMap -}}
+{{- with $v.istio -}}
+{{- $env = append $env (dict "name" "MeshLite__Istio__RootNamespace" "value" (default "istio-system" .rootNamespace)) -}}
+{{- range $label, $value := .labels -}}
+{{- $env = append $env (dict "name" (printf "MeshLite__Istio__Labels__%s" $label) "value" $value) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- with include "meshlite.otlpEndpoint" . -}}
 {{- $env = append $env (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" .) -}}
@@ -170,9 +189,25 @@ do not, and in-mesh names (.svc, .cluster.local) stay out of NO_PROXY, or those 
 {{- list (dict "name" "HTTP_PROXY" "value" "http://127.0.0.1:15001") (dict "name" "http_proxy" "value" "http://127.0.0.1:15001") (dict "name" "NO_PROXY" "value" $noProxy) (dict "name" "no_proxy" "value" $noProxy) | toYaml -}}
 {{- end -}}
 
+{{/* The volume the sidecar's Istio resources are mounted from; pass the ConfigMap's name. */}}
+{{- define "meshlite.istioVolumes" -}}
+- name: meshlite-istio
+  configMap:
+    name: {{ . }}
+{{- end -}}
+
 {{/* The volume the sidecar's configuration is mounted from; pass the ConfigMap's name. */}}
 {{- define "meshlite.volumes" -}}
 - name: meshlite-config
   configMap:
     name: {{ . }}
+{{- end -}}
+
+{{/* The ConfigMap of Istio resources this release mounts: the existing one named in values, this chart's own, or none (""). */}}
+{{- define "meshlite.istioConfigMap" -}}
+{{- if .Values.istio.existingConfigMap -}}
+{{- .Values.istio.existingConfigMap -}}
+{{- else if .Values.istio.resources -}}
+{{- printf "%s-meshlite-istio" (include "meshlite.name" .) -}}
+{{- end -}}
 {{- end -}}

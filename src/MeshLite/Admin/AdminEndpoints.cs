@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeshLite.Configuration;
 using MeshLite.Hops;
+using MeshLite.Istio;
 using MeshLite.Lifecycle;
 using MeshLite.Listeners;
 using MeshLite.Proxy;
@@ -114,9 +115,38 @@ internal static class AdminEndpoints
             ["listeners"] = listeners,
             ["meshlite"] = options,
         };
+        if (services.GetRequiredService<IstioInput>() is { Path: { } istioPath, Current: { } istio })
+        {
+            dump["istio"] = IstioDump(istioPath, istio, services.GetRequiredService<IConfiguration>());
+        }
+
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
         dump.WriteTo(json);
+    }
+
+    /// <summary>
+    /// What <c>--istio</c> contributed: for each effective setting the resource it came from
+    /// (<c>"Tracing:Sampling": "Telemetry istio-system/mesh-default"</c>), or the note that a later source overrides it.
+    /// </summary>
+    private static JsonObject IstioDump(string path, IstioTranslation istio, IConfiguration configuration)
+    {
+        var settings = new JsonObject();
+        foreach (var setting in istio.Settings.OrderBy(s => s.Name, StringComparer.Ordinal))
+        {
+            var overridden = setting.Keys.Where(k => configuration[$"{MeshLiteOptions.SectionName}:{k.Key}"] != k.Value).Select(k => $"{MeshLiteOptions.SectionName}:{k.Key}").ToList();
+            settings[setting.Name] = overridden.Count == 0
+                ? setting.Source
+                : $"{setting.Source} (overridden by the environment or command line: {string.Join(", ", overridden)})";
+        }
+
+        return new JsonObject
+        {
+            ["path"] = path,
+            ["read"] = istio.Summary,
+            ["settings"] = settings,
+            ["warnings"] = new JsonArray([.. istio.Warnings.Select(w => (JsonNode?)w)]),
+        };
     }
 
     private static async Task WriteClustersAsync(HttpContext context)

@@ -47,6 +47,8 @@ public sealed class MeshLiteOptions
 
     public TracingOptions Tracing { get; set; } = new();
 
+    public IstioOptions Istio { get; set; } = new();
+
     /// <summary>
     /// The app's own kubelet probes, which <c>meshlite inject</c> rewrote to <c>/app-health/&lt;container&gt;/readyz|livez|startupz</c>
     /// on the metrics port (as Istio's agent serves them on 15020): a JSON object from that path to the original probe,
@@ -61,6 +63,19 @@ public sealed class MeshLiteOptions
     public TimeSpan TerminationDrainDuration { get; set; } = DefaultTerminationDrainDuration;
 
     public static readonly TimeSpan DefaultTerminationDrainDuration = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Istio's own resources as input (<c>--istio</c>): Telemetry, VirtualService, ServiceEntry, Sidecar and mesh config.</summary>
+public sealed class IstioOptions
+{
+    /// <summary>A YAML file or a folder of them (multi-document); re-read when a file in it changes.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>Istio's <c>meshConfig.rootNamespace</c>: where mesh-wide Telemetry and Sidecar resources live.</summary>
+    public string RootNamespace { get; set; } = "istio-system";
+
+    /// <summary>The pod's labels matched by selectors, beyond <c>app</c> and <c>version</c> (which come from <c>MeshLite:App</c> and <c>MeshLite:Version</c>).</summary>
+    public Dictionary<string, string> Labels { get; set; } = new(StringComparer.Ordinal);
 }
 
 public sealed class MetricsOptions
@@ -168,7 +183,10 @@ public sealed class DemoAppOptions
     public bool ForwardHeaders { get; set; } = true;
 }
 
-/// <summary>Istio's fault injection on the inbound route: a delay (<c>DI</c>) and an abort (<c>FI</c>), each for a share of requests.</summary>
+/// <summary>
+/// Istio's fault injection: a delay (<c>DI</c>) and an abort (<c>FI</c>), each for a share of requests. <c>MeshLite:Fault</c>
+/// applies to the inbound route; a VirtualService rule's (<see cref="HttpRouteOptions.Fault"/>) to the calls this sidecar makes.
+/// </summary>
 public sealed class FaultOptions
 {
     public FaultDelayOptions Delay { get; set; } = new();
@@ -185,6 +203,9 @@ public sealed class FaultAbortOptions
 {
     public double Percentage { get; set; }
     public int HttpStatus { get; set; } = 503;
+
+    /// <summary>A gRPC status code (0–16) to answer instead of <see cref="HttpStatus"/>: HTTP 200 with <c>grpc-status</c>, trailers only.</summary>
+    public int? GrpcStatus { get; set; }
 }
 
 public sealed class ServiceOptions
@@ -207,6 +228,63 @@ public sealed class ServiceOptions
 
     /// <summary>Istio's <c>HTTPRetry</c>; unset means no retries. An empty object means Istio's built-in policy.</summary>
     public RetryOptions? Retries { get; set; }
+
+    /// <summary>
+    /// Istio's VirtualService <c>http</c> rules for calls to this service, in order: the first that matches chooses the
+    /// destination, timeout, retries and faults (applied here, on the caller's side); when none matches the call is
+    /// answered 404 <c>NR</c>. Empty: every call goes to this service with its own timeout and retries.
+    /// </summary>
+    public List<HttpRouteOptions> Routes { get; set; } = [];
+}
+
+/// <summary>One VirtualService <c>http</c> rule.</summary>
+public sealed class HttpRouteOptions
+{
+    /// <summary>Envoy's <c>%ROUTE_NAME%</c>; default <c>default</c>.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Alternatives (any may match); within one, every condition must hold. Empty: every request.</summary>
+    public List<HttpMatchOptions> Match { get; set; } = [];
+
+    /// <summary>Registry services, weighted; empty: the service the rule belongs to.</summary>
+    public List<RouteDestinationOptions> Destinations { get; set; } = [];
+
+    /// <summary>As <see cref="ServiceOptions.Timeout"/>, for this rule; unset means no timeout, as in Istio.</summary>
+    public TimeSpan? Timeout { get; set; }
+
+    /// <summary>As <see cref="ServiceOptions.Retries"/>, for this rule.</summary>
+    public RetryOptions? Retries { get; set; }
+
+    /// <summary>Istio's <c>fault</c>, injected by this (the calling) sidecar: <c>DI</c> and <c>FI</c>.</summary>
+    public FaultOptions? Fault { get; set; }
+}
+
+public sealed class HttpMatchOptions
+{
+    public StringMatchOptions? Uri { get; set; }
+    public string? Method { get; set; }
+
+    /// <summary>By lowercase header name; a condition with no value tests presence.</summary>
+    public Dictionary<string, StringMatchOptions> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Istio's <c>StringMatch</c>: one of exact, prefix (a plain string prefix) or regex (anchored, RE2 syntax); none set tests presence.</summary>
+public sealed class StringMatchOptions
+{
+    public string? Exact { get; set; }
+    public string? Prefix { get; set; }
+    public string? Regex { get; set; }
+
+    /// <summary>Set when the condition only asks that the header be present (Istio's <c>name: {}</c>).</summary>
+    public bool Present { get; set; }
+}
+
+public sealed class RouteDestinationOptions
+{
+    public string? Service { get; set; }
+
+    /// <summary>The share is weight / the sum of the rule's weights.</summary>
+    public int Weight { get; set; } = 1;
 }
 
 /// <summary>Istio's <c>HTTPRetry</c>, applied by the calling sidecar as Envoy's router applies its retry policy.</summary>
@@ -248,6 +326,15 @@ public sealed class TracingOptions
     public List<string>? Propagation { get; set; }
 
     public bool TrustForceTraceFromMesh { get; set; }
+
+    /// <summary>Istio's <c>disableSpanReporting</c>: sampling and propagation go on, but no span is exported.</summary>
+    public bool DisableSpanReporting { get; set; }
+
+    /// <summary>
+    /// Istio's <c>useRequestIdForTraceSampling</c> (on): the random draw comes from <c>x-request-id</c>, so every hop of a
+    /// request draws the same; off, it comes from the trace id.
+    /// </summary>
+    public bool UseRequestIdForTraceSampling { get; set; } = true;
 
     /// <summary>
     /// What to do with an outbound call that broke the trace: <c>off</c> (count, tag, report), <c>link</c> (also link the

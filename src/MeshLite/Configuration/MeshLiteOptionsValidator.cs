@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.RegularExpressions;
 
 namespace MeshLite.Configuration;
 
@@ -116,17 +117,7 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}DemoApp:ResponseBytes '{o.DemoApp.ResponseBytes}' must be between 0 and 67108864.");
         }
 
-        CheckPercentage(errors, "Fault:Delay:Percentage", o.Fault.Delay.Percentage);
-        CheckPercentage(errors, "Fault:Abort:Percentage", o.Fault.Abort.Percentage);
-        if (o.Fault.Delay.FixedDelayMs < 0)
-        {
-            errors.Add($"{P}Fault:Delay:FixedDelayMs '{o.Fault.Delay.FixedDelayMs}' must not be negative.");
-        }
-
-        if (o.Fault.Abort.HttpStatus is < 200 or > 599)
-        {
-            errors.Add($"{P}Fault:Abort:HttpStatus '{o.Fault.Abort.HttpStatus}' is not an HTTP status.");
-        }
+        CheckFault(errors, "Fault", o.Fault);
 
         CheckDistinctPorts(errors, o);
 
@@ -145,7 +136,7 @@ internal static class MeshLiteOptionsValidator
 
         foreach (var (name, service) in o.Services)
         {
-            CheckService(errors, name, service);
+            CheckService(errors, name, service, o.Services);
         }
 
         CheckTracing(errors, o.Tracing, o.Services);
@@ -158,12 +149,12 @@ internal static class MeshLiteOptionsValidator
         return errors;
     }
 
-    private static void CheckService(List<string> errors, string name, ServiceOptions service)
+    private static void CheckService(List<string> errors, string name, ServiceOptions service, Dictionary<string, ServiceOptions> services)
     {
         var key = $"Services:{name}";
-        if (!IsDnsLabel(name))
+        if (!IsDnsLabel(name) && !(name.Contains('.', StringComparison.Ordinal) && IsDnsName(name)))
         {
-            errors.Add($"{P}{key}: '{name}' is not a DNS label (lowercase letters, digits and '-', at most 63).");
+            errors.Add($"{P}{key}: '{name}' is neither a DNS label (a Kubernetes service: lowercase letters, digits and '-', at most 63) nor a host name (a ServiceEntry host such as api.example.com).");
         }
 
         if (!IsDnsLabel(service.Namespace))
@@ -192,6 +183,99 @@ internal static class MeshLiteOptionsValidator
         if (service.Retries is { } retries)
         {
             CheckRetries(errors, key + ":Retries", retries);
+        }
+
+        for (var i = 0; i < service.Routes.Count; i++)
+        {
+            CheckRoute(errors, $"{key}:Routes:{i}", service.Routes[i], services);
+        }
+    }
+
+    private static void CheckRoute(List<string> errors, string key, HttpRouteOptions route, Dictionary<string, ServiceOptions> services)
+    {
+        for (var m = 0; m < route.Match.Count; m++)
+        {
+            var match = route.Match[m];
+            if (match.Uri is { } uri)
+            {
+                CheckStringMatch(errors, $"{key}:Match:{m}:Uri", uri);
+            }
+
+            foreach (var (header, condition) in match.Headers)
+            {
+                CheckStringMatch(errors, $"{key}:Match:{m}:Headers:{header}", condition);
+            }
+        }
+
+        for (var d = 0; d < route.Destinations.Count; d++)
+        {
+            var destination = route.Destinations[d];
+            if (destination.Service is null || !services.ContainsKey(destination.Service))
+            {
+                errors.Add($"{P}{key}:Destinations:{d}:Service '{destination.Service}' is not a key of {P}Services.");
+            }
+
+            if (destination.Weight < 0)
+            {
+                errors.Add($"{P}{key}:Destinations:{d}:Weight '{destination.Weight}' must not be negative.");
+            }
+        }
+
+        if (route.Destinations.Count > 1 && route.Destinations.Sum(d => Math.Max(d.Weight, 0)) == 0)
+        {
+            errors.Add($"{P}{key}:Destinations: total destination weight = 0.");
+        }
+
+        CheckTimeout(errors, key + ":Timeout", route.Timeout);
+        if (route.Retries is { } retries)
+        {
+            CheckRetries(errors, key + ":Retries", retries);
+        }
+
+        if (route.Fault is { } fault)
+        {
+            CheckFault(errors, key + ":Fault", fault);
+        }
+    }
+
+    private static void CheckStringMatch(List<string> errors, string key, StringMatchOptions match)
+    {
+        var set = (match.Exact is null ? 0 : 1) + (match.Prefix is null ? 0 : 1) + (match.Regex is null ? 0 : 1);
+        if (set > 1)
+        {
+            errors.Add($"{P}{key} sets more than one of Exact, Prefix and Regex.");
+        }
+
+        if (match.Regex is { } pattern)
+        {
+            try
+            {
+                _ = new Regex(pattern, RegexOptions.NonBacktracking);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"{P}{key}:Regex '{pattern}' is not a regular expression: {ex.Message}");
+            }
+        }
+    }
+
+    private static void CheckFault(List<string> errors, string key, FaultOptions fault)
+    {
+        CheckPercentage(errors, key + ":Delay:Percentage", fault.Delay.Percentage);
+        CheckPercentage(errors, key + ":Abort:Percentage", fault.Abort.Percentage);
+        if (fault.Delay.FixedDelayMs < 0)
+        {
+            errors.Add($"{P}{key}:Delay:FixedDelayMs '{fault.Delay.FixedDelayMs}' must not be negative.");
+        }
+
+        if (fault.Abort.HttpStatus is < 200 or > 599)
+        {
+            errors.Add($"{P}{key}:Abort:HttpStatus '{fault.Abort.HttpStatus}' is not an HTTP status.");
+        }
+
+        if (fault.Abort.GrpcStatus is < 0 or > 16)
+        {
+            errors.Add($"{P}{key}:Abort:GrpcStatus '{fault.Abort.GrpcStatus}' is not a gRPC status code (0–16).");
         }
     }
 
@@ -436,6 +520,6 @@ internal static class MeshLiteOptionsValidator
         return true;
     }
 
-    private static bool IsDnsName(string? value) =>
+    internal static bool IsDnsName(string? value) =>
         !string.IsNullOrEmpty(value) && value.Length <= 253 && value.Split('.').All(IsDnsLabel);
 }

@@ -44,6 +44,8 @@ internal static class RestartOnlyKeys
         new("Tracing:Otlp:TimeoutMilliseconds", o => o.Tracing.Otlp.TimeoutMilliseconds, (o, r) => o.Tracing.Otlp.TimeoutMilliseconds = r.Tracing.Otlp.TimeoutMilliseconds),
         new("Tracing:Otlp:MaxQueueSize", o => o.Tracing.Otlp.MaxQueueSize, (o, r) => o.Tracing.Otlp.MaxQueueSize = r.Tracing.Otlp.MaxQueueSize),
         new("Tracing:Otlp:MaxExportBatchSize", o => o.Tracing.Otlp.MaxExportBatchSize, (o, r) => o.Tracing.Otlp.MaxExportBatchSize = r.Tracing.Otlp.MaxExportBatchSize),
+        new("Istio:Path", o => o.Istio.Path, (o, r) => o.Istio.Path = r.Istio.Path),
+        new("Istio:RootNamespace", o => o.Istio.RootNamespace, (o, r) => o.Istio.RootNamespace = r.Istio.RootNamespace),
         new("Tracing:Otlp:ScheduledDelayMilliseconds", o => o.Tracing.Otlp.ScheduledDelayMilliseconds, (o, r) => o.Tracing.Otlp.ScheduledDelayMilliseconds = r.Tracing.Otlp.ScheduledDelayMilliseconds),
     ];
 

@@ -21,13 +21,14 @@ public sealed record MeshRoute(
     string? OperationName,
     string UpstreamProtocol,
     string? ServiceNamespace = null,
-    string? ServiceHost = null)
+    string? ServiceHost = null,
+    string? Name = null)
 {
     /// <summary>Istio's <c>upstream_cluster.name</c> span tag: the cluster name and its (empty) observability suffix.</summary>
     public string? ClusterObservabilityName { get; } = ClusterName is null ? null : ClusterName + ";";
 
-    /// <summary>Envoy's <c>%ROUTE_NAME%</c>: Istio's names for its default, passthrough and blackhole routes.</summary>
-    public string RouteName => Kind switch
+    /// <summary>Envoy's <c>%ROUTE_NAME%</c>: a VirtualService rule's name, or Istio's names for its default, passthrough and blackhole routes.</summary>
+    public string RouteName => Name ?? Kind switch
     {
         MeshRouteKind.Passthrough => "allow_any",
         MeshRouteKind.BlackHole => "block_all",

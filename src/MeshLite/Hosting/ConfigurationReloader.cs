@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MeshLite.Configuration;
 using MeshLite.Diagnostics;
+using MeshLite.Istio;
 using MeshLite.Proxy;
 using Microsoft.Extensions.Primitives;
 using Prometheus;
@@ -17,6 +18,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
 {
     private readonly IConfiguration _configuration;
     private readonly ConfigurationFile _file;
+    private readonly IstioInput _istio;
     private readonly LiveSettings _live;
     private readonly LiveUpstreams _upstreams;
     private readonly TimeProvider _time;
@@ -26,12 +28,15 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
     private readonly Gauge _version;
     private readonly Lock _gate = new();
     private IDisposable? _subscription;
+    private int _istioVersion;
 
-    public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, LiveSettings live, LiveUpstreams upstreams,
+    public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, IstioInput istio, LiveSettings live, LiveUpstreams upstreams,
         MeshLiteMetrics metrics, TimeProvider time, ILogger<ConfigurationReloader> logger)
     {
         _configuration = configuration;
         _file = file;
+        _istio = istio;
+        _istioVersion = istio.Version;
         _live = live;
         _upstreams = upstreams;
         _time = time;
@@ -48,7 +53,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_file.Path is not null)
+        if (_file.Path is not null || _istio.Path is not null)
         {
             _subscription = ChangeToken.OnChange(_configuration.GetReloadToken, Reload);
         }
@@ -76,6 +81,17 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
                 if (_file.TakeParseError() is { } parseError)
                 {
                     throw new MeshLiteConfigurationException(parseError);
+                }
+
+                if (_istio.TakeError() is { } istioError)
+                {
+                    throw new MeshLiteConfigurationException(istioError);
+                }
+
+                if (_istio.Version != _istioVersion && _istio.Current is { } istio)
+                {
+                    _istioVersion = _istio.Version;
+                    IstioLog.Loaded(_logger, istio);
                 }
 
                 next = MeshLiteSettings.Reload(running, _configuration, out restartRequired);

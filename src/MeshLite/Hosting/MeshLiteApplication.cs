@@ -5,6 +5,7 @@ using MeshLite.Configuration;
 using MeshLite.DemoApp;
 using MeshLite.Diagnostics;
 using MeshLite.Hops;
+using MeshLite.Istio;
 using MeshLite.Lifecycle;
 using MeshLite.Listeners;
 using MeshLite.Metrics;
@@ -52,10 +53,41 @@ public static partial class MeshLiteApplication
 
         configure?.Invoke(builder);
         builder.Services.AddSingleton(file);
+        builder.Services.AddSingleton(AddIstio(builder.Configuration));
         builder.AddMeshLite();
         var app = builder.Build();
         app.MapMeshLite();
         return app;
+    }
+
+    /// <summary>
+    /// Adds Istio's resources (<c>--istio</c> or <c>MeshLite:Istio:Path</c>), translated for this sidecar's identity,
+    /// just above the configuration files: the environment, the command line and code still override them.
+    /// </summary>
+    private static IstioInput AddIstio(ConfigurationManager configuration)
+    {
+        var path = configuration["istio"] is { Length: > 0 } fromCommandLine ? fromCommandLine : configuration[$"{MeshLiteOptions.SectionName}:Istio:Path"];
+        if (string.IsNullOrEmpty(path))
+        {
+            return IstioInput.None;
+        }
+
+        path = Path.GetFullPath(path);
+        var workload = IstioWorkloads.From(configuration);
+        var input = new IstioInput(path);
+        var source = new IstioConfigurationSource(input, set => IstioTranslation.Translate(set, workload), workload.Namespace);
+        var sources = configuration.Sources;
+        var lastFile = -1;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is FileConfigurationSource)
+            {
+                lastFile = i;
+            }
+        }
+
+        sources.Insert(lastFile + 1, source);
+        return input;
     }
 
     internal static void AddMeshLite(this WebApplicationBuilder builder)
@@ -106,6 +138,8 @@ public static partial class MeshLiteApplication
 
         // The settings as started (identity, listeners: what only a restart changes) and the live version of everything else.
         services.AddSingleton(settings);
+        services.TryAddSingleton(IstioInput.None);
+        services.TryAddSingleton(ConfigurationFile.None);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new LiveSettings(settings, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(bindings);
@@ -160,6 +194,11 @@ public static partial class MeshLiteApplication
 
             Log.Started(logger, settings.NodeId, settings.InboundClusterName);
         });
+        if (app.Services.GetRequiredService<IstioInput>().Current is { } istio)
+        {
+            IstioLog.Loaded(logger, istio);
+        }
+
 
         // Proxy traffic ends in the hop pipeline; only the admin, metrics and demo-app listeners reach routing.
         app.UseMiddleware<ListenerDispatchMiddleware>();

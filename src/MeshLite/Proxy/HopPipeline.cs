@@ -5,6 +5,7 @@ using MeshLite.Diagnostics;
 using MeshLite.Hops;
 using MeshLite.Lifecycle;
 using MeshLite.Peers;
+using MeshLite.Routing;
 using MeshLite.Tracing;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
@@ -23,7 +24,6 @@ internal sealed partial class HopPipeline
     private readonly IHttpForwarder _forwarder;
     private readonly HttpTransformer _transformer;
     private readonly LiveUpstreams _upstreams;
-    private readonly LiveSettings _live;
     private readonly MeshLiteSettings _settings;
     private readonly HopTracer _tracer;
     private readonly MetadataExchange _metadata;
@@ -33,14 +33,13 @@ internal sealed partial class HopPipeline
     private readonly SidecarState _state;
     private readonly ILogger<HopPipeline> _logger;
 
-    public HopPipeline(IHttpForwarder forwarder, HttpTransformer transformer, LiveUpstreams upstreams, LiveSettings live, MeshLiteSettings settings,
+    public HopPipeline(IHttpForwarder forwarder, HttpTransformer transformer, LiveUpstreams upstreams, MeshLiteSettings settings,
         HopTracer tracer, MetadataExchange metadata, IEnumerable<IHopObserver> observers, TimeProvider time, MeshLiteMetrics health,
         SidecarState state, ILogger<HopPipeline> logger)
     {
         _forwarder = forwarder;
         _transformer = transformer;
         _upstreams = upstreams;
-        _live = live;
         _settings = settings;
         _tracer = tracer;
         _metadata = metadata;
@@ -54,9 +53,26 @@ internal sealed partial class HopPipeline
     public Task Invoke(HttpContext context, ListenerKind listener)
     {
         var upstreams = _upstreams.Current;
-        var route = listener == ListenerKind.Inbound ? upstreams.Routes.Inbound : upstreams.Routes.Outbound(context.Request.Host);
+        var routes = upstreams.Routes;
+        RouteRule? rule = null;
+        MeshRoute route;
+        if (listener == ListenerKind.Inbound)
+        {
+            route = routes.Inbound;
+        }
+        else
+        {
+            route = routes.Outbound(context.Request.Host);
+            if (routes.RulesOf(route) is { } rules)
+            {
+                // A VirtualService for this host: its first matching rule chooses the destination; none is Envoy's 404 NR.
+                rule = RouteRule.FirstMatch(rules, context.Request);
+                route = rule?.PickDestination() ?? RouteTable.NoRoute;
+            }
+        }
+
         var hop = Begin(context, listener, route);
-        return ProxyAndCompleteAsync(context, hop, upstreams);
+        return ProxyAndCompleteAsync(context, hop, upstreams, rule);
     }
 
     private HopFeature Begin(HttpContext context, ListenerKind listener, MeshRoute route)
@@ -121,20 +137,20 @@ internal sealed partial class HopPipeline
         return false;
     }
 
-    private async Task ProxyAndCompleteAsync(HttpContext context, HopFeature hop, UpstreamClusters upstreams)
+    private async Task ProxyAndCompleteAsync(HttpContext context, HopFeature hop, UpstreamClusters upstreams, RouteRule? rule)
     {
         var statusCode = -1;
         UpstreamEndpoint? endpoint = null;
         try
         {
             // One state machine per hop: the forwarder is awaited here; only local replies and faults take another path.
-            if (Prepare(context, hop, upstreams, out var cluster, out endpoint, out var destination) is { } reply)
+            if (Prepare(context, hop, upstreams, rule, out var cluster, out endpoint, out var destination) is { } reply)
             {
                 await reply;
             }
             else
             {
-                var error = await _forwarder.SendAsync(context, destination!, cluster!.Client, cluster.RequestConfig, _transformer);
+                var error = await _forwarder.SendAsync(context, destination!, cluster!.Client, rule?.RequestConfig ?? cluster.RequestConfig, _transformer);
                 if (error != ForwarderError.None)
                 {
                     await OnForwarderErrorAsync(context, hop, error);
@@ -181,7 +197,8 @@ internal sealed partial class HopPipeline
     /// What the route and the request ask for: a local reply or Istio's faults (the task returned), or forwarding now
     /// (null, with the cluster, the endpoint — already counted as in flight — and the destination prefix).
     /// </summary>
-    private Task? Prepare(HttpContext context, HopFeature hop, UpstreamClusters upstreams, out UpstreamCluster? cluster, out UpstreamEndpoint? endpoint, out string? destination)
+    private Task? Prepare(HttpContext context, HopFeature hop, UpstreamClusters upstreams, RouteRule? rule, out UpstreamCluster? cluster,
+        out UpstreamEndpoint? endpoint, out string? destination)
     {
         cluster = null;
         endpoint = null;
@@ -192,6 +209,9 @@ internal sealed partial class HopPipeline
             case MeshRouteKind.BlackHole:
                 return LocalReply.WriteAsync(context, hop, StatusCodes.Status502BadGateway, ResponseFlags.None, "direct_response",
                     $"BlackHoleCluster: '{context.Request.Host.Value}' is not in the service registry and MeshLite:OutboundTrafficPolicy is REGISTRY_ONLY");
+            case MeshRouteKind.NoRoute:
+                return LocalReply.WriteAsync(context, hop, StatusCodes.Status404NotFound, ResponseFlags.NoRouteFound, "route_not_found",
+                    $"route not found: no rule of the VirtualService for '{context.Request.Host.Value}' matches {context.Request.Method} {context.Request.Path.Value}");
             case MeshRouteKind.Passthrough when IsLoopOrEmpty(context):
                 return LocalReply.WriteAsync(context, hop, StatusCodes.Status404NotFound, ResponseFlags.NoRouteFound, "route_not_found",
                     $"route not found: '{context.Request.Host.Value}' is not a destination MeshLite can route to");
@@ -208,17 +228,18 @@ internal sealed partial class HopPipeline
             return NoHealthyUpstream(context, hop);
         }
 
-        var fault = _live.Current.Options.Fault;
-        if (route.Kind == MeshRouteKind.Inbound && (fault.Delay.Percentage > 0 || fault.Abort.Percentage > 0))
+        // Faults as Envoy places them: MeshLite:Fault on the way to the local app, a VirtualService rule's on the caller's side.
+        var fault = route.Kind == MeshRouteKind.Inbound ? upstreams.Routes.InboundFault : rule?.Fault;
+        if (fault is not null)
         {
-            return FaultThenForwardAsync(context, hop, cluster, fault);
+            return FaultThenForwardAsync(context, hop, cluster, fault, rule);
         }
 
-        return Destination(context, hop, cluster, out endpoint, out destination) ? null : NoHealthyUpstream(context, hop);
+        return Destination(context, hop, cluster, rule, out endpoint, out destination) ? null : NoHealthyUpstream(context, hop);
     }
 
     /// <summary>Where the request goes: passthrough to its own Host; otherwise the least-loaded endpoint, counted as in flight until the hop ends.</summary>
-    private static bool Destination(HttpContext context, HopFeature hop, UpstreamCluster cluster, out UpstreamEndpoint? endpoint, out string? destination)
+    private static bool Destination(HttpContext context, HopFeature hop, UpstreamCluster cluster, RouteRule? rule, out UpstreamEndpoint? endpoint, out string? destination)
     {
         endpoint = null;
         if (hop.Route.Kind == MeshRouteKind.Passthrough)
@@ -238,9 +259,10 @@ internal sealed partial class HopPipeline
 
         destination = endpoint.Address;
         hop.UpstreamHost = endpoint.Authority;
-        if (cluster.Policy is not null)
+        if ((rule is null ? cluster.Policy : rule.Policy) is { } policy)
         {
             context.Features.Set(cluster);
+            context.Features.Set(policy);
         }
 
         endpoint.Enter();
@@ -250,22 +272,24 @@ internal sealed partial class HopPipeline
     private static Task NoHealthyUpstream(HttpContext context, HopFeature hop) =>
         LocalReply.WriteAsync(context, hop, StatusCodes.Status503ServiceUnavailable, ResponseFlags.NoHealthyUpstream, "no_healthy_upstream", "no healthy upstream");
 
-    /// <summary>Istio's fault injection, as Envoy's fault filter applies it: the delay first, then the abort.</summary>
-    private async Task FaultThenForwardAsync(HttpContext context, HopFeature hop, UpstreamCluster cluster, FaultOptions fault)
+    /// <summary>Istio's fault injection, as Envoy's fault filter applies it: the delay first, then the abort (never retried: it never reaches the router).</summary>
+    private async Task FaultThenForwardAsync(HttpContext context, HopFeature hop, UpstreamCluster cluster, FaultPolicy fault, RouteRule? rule)
     {
-        if (fault.Delay.Percentage > 0 && Random.Shared.NextDouble() * 100 < fault.Delay.Percentage)
+        if (fault.DelayFires())
         {
             hop.Flags |= ResponseFlags.DelayInjected;
-            await Task.Delay(fault.Delay.FixedDelayMs, context.RequestAborted);
+            await Task.Delay(fault.Delay, context.RequestAborted);
         }
 
-        if (fault.Abort.Percentage > 0 && Random.Shared.NextDouble() * 100 < fault.Abort.Percentage)
+        if (fault.AbortFires())
         {
-            await LocalReply.WriteAsync(context, hop, fault.Abort.HttpStatus, ResponseFlags.FaultInjected, "fault_filter_abort", "fault filter abort");
+            await (fault.GrpcStatus is int grpcStatus
+                ? LocalReply.WriteGrpcAsync(context, hop, grpcStatus, ResponseFlags.FaultInjected, "fault_filter_abort")
+                : LocalReply.WriteAsync(context, hop, fault.HttpStatus, ResponseFlags.FaultInjected, "fault_filter_abort", "fault filter abort"));
             return;
         }
 
-        if (!Destination(context, hop, cluster, out var endpoint, out var destination))
+        if (!Destination(context, hop, cluster, rule, out var endpoint, out var destination))
         {
             await NoHealthyUpstream(context, hop);
             return;
@@ -273,7 +297,7 @@ internal sealed partial class HopPipeline
 
         try
         {
-            var error = await _forwarder.SendAsync(context, destination!, cluster.Client, cluster.RequestConfig, _transformer);
+            var error = await _forwarder.SendAsync(context, destination!, cluster.Client, rule?.RequestConfig ?? cluster.RequestConfig, _transformer);
             if (error != ForwarderError.None)
             {
                 await OnForwarderErrorAsync(context, hop, error);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeshLite.Hops;
 using MeshLite.Tracing.Keep;
 
@@ -22,6 +23,26 @@ internal static class LocalReply
         SidecarResponseHeaders.Apply(response, hop, context.RequestServices?.GetService<TraceKeeper>());
         var body = flag == ResponseFlags.None ? message + "\n" : $"{message} (response_flags: {ResponseFlagNames.Format(flag)})\n";
         return response.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>A gRPC local reply, as Envoy gives one to a gRPC request: HTTP 200, trailers only (<c>grpc-status</c> in the headers).</summary>
+    public static Task WriteGrpcAsync(HttpContext context, HopFeature hop, int grpcStatus, ResponseFlags flag, string details)
+    {
+        hop.Flags |= flag;
+        hop.ResponseCodeDetails = details;
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        response.Clear();
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = grpcStatus.ToString(CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = details;
+        SidecarResponseHeaders.Apply(response, hop, context.RequestServices?.GetService<TraceKeeper>());
+        return response.CompleteAsync();
     }
 }
 

@@ -10,7 +10,7 @@ namespace MeshLite.Proxy;
 /// </summary>
 internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
 {
-    private readonly Dictionary<string, UpstreamPolicy> _policies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, UpstreamPolicy?> _policies = new(StringComparer.Ordinal);
     private readonly UpstreamRetryMetrics _retryMetrics;
     private readonly UpstreamHandlerOverride? _handlerOverride;
 
@@ -20,9 +20,9 @@ internal sealed class SidecarHttpClientFactory : ForwarderHttpClientFactory
         _handlerOverride = handlerOverride;
         foreach (var cluster in routes.Clusters)
         {
-            if (cluster.Policy is { } policy)
+            if (cluster.Policy is not null || cluster.RulePolicies)
             {
-                _policies[cluster.Name] = policy;
+                _policies[cluster.Name] = cluster.Policy;
             }
         }
 

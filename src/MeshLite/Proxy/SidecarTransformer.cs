@@ -4,6 +4,7 @@ using System.Net;
 using MeshLite.Configuration;
 using MeshLite.Hops;
 using MeshLite.Peers;
+using MeshLite.Routing;
 using MeshLite.Tracing.Keep;
 using MeshLite.Tracing.Propagation;
 using Yarp.ReverseProxy.Forwarder;
@@ -107,9 +108,10 @@ internal class SidecarTransformer : HttpTransformer
                 headers.Remove(PeerMetadataCodec.IdHeader);
                 break;
             case MeshRouteKind.Inbound or MeshRouteKind.Registry when httpContext.Features.Get<UpstreamCluster>() is { } cluster:
-                // The cluster has a router policy: its client (UpstreamRetryHandler) counts the tries and needs the request's hop and cluster.
+                // The route or the cluster has a router policy: the cluster's client (UpstreamRetryHandler) counts the tries and needs the request's hop and cluster.
                 proxyRequest.Options.Set(UpstreamRetryHandler.ContextKey, httpContext);
                 proxyRequest.Options.Set(UpstreamRetryHandler.ClusterKey, cluster);
+                proxyRequest.Options.Set(UpstreamRetryHandler.PolicyKey, httpContext.Features.Get<UpstreamPolicy>()!);
                 break;
             case MeshRouteKind.Registry:
                 headers.TryAddWithoutValidation(UpstreamRetryHandler.AttemptCountHeader, "1");

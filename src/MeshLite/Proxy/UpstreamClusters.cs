@@ -119,8 +119,8 @@ internal sealed class UpstreamClusters
         foreach (var definition in routes.Clusters)
         {
             var old = previous?.Find(definition.Name);
-            var metadata = definition.Policy is { } policy
-                ? new Dictionary<string, string> { [UpstreamPolicy.MetadataKey] = policy.Fingerprint }
+            var metadata = definition.Policy is not null || definition.RulePolicies
+                ? new Dictionary<string, string> { [UpstreamPolicy.MetadataKey] = (definition.Policy?.Fingerprint ?? "none") + (definition.RulePolicies ? ";rules" : "") }
                 : null;
             var client = factory.CreateClient(new ForwarderHttpClientContext
             {

@@ -20,22 +20,25 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
     /// <summary>The cluster of the configuration version the request started on: its endpoints are the retry candidates.</summary>
     public static readonly HttpRequestOptionsKey<UpstreamCluster> ClusterKey = new("meshlite.cluster");
 
+    /// <summary>The policy of the request's route: a VirtualService rule's, else the cluster's own.</summary>
+    public static readonly HttpRequestOptionsKey<UpstreamPolicy> PolicyKey = new("meshlite.upstream_policy");
+
     public const string AttemptCountHeader = "x-envoy-attempt-count";
 
     private const long RefusedStreamErrorCode = 0x7;
 
     private static readonly string[] _attemptText = [.. Enumerable.Range(0, 16).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 
-    private readonly UpstreamPolicy _policy;
+    private readonly UpstreamPolicy? _clusterPolicy;
     private readonly Counter.Child _retried;
     private readonly Counter.Child _retrySucceeded;
     private readonly Counter.Child _limitExceeded;
     private readonly Counter.Child _bodyAlreadySent;
 
-    public UpstreamRetryHandler(HttpMessageHandler inner, UpstreamPolicy policy, UpstreamRetryMetrics metrics, string clusterName)
+    public UpstreamRetryHandler(HttpMessageHandler inner, UpstreamPolicy? clusterPolicy, UpstreamRetryMetrics metrics, string clusterName)
         : base(inner)
     {
-        _policy = policy;
+        _clusterPolicy = clusterPolicy;
         _retried = metrics.Retried.WithLabels(clusterName);
         _retrySucceeded = metrics.RetrySucceeded.WithLabels(clusterName);
         _limitExceeded = metrics.LimitExceeded.WithLabels(clusterName);
@@ -44,10 +47,13 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        // The request's rule's policy, else the cluster's; a cluster that has its handler for VirtualService rules alone
+        // may have none, and then a call not routed by a rule gets one try, as before.
+        var policy = request.Options.TryGetValue(PolicyKey, out var routePolicy) ? routePolicy : _clusterPolicy ?? UpstreamPolicy.None;
         request.Options.TryGetValue(ContextKey, out var context);
         request.Options.TryGetValue(ClusterKey, out var cluster);
         var hop = context?.Features.Get<HopFeature>();
-        using var route = Deadline(_policy.Timeout, cancellationToken);
+        using var route = Deadline(policy.Timeout, cancellationToken);
         var routeToken = route?.Token ?? cancellationToken;
         List<UpstreamEndpoint>? tried = null;
         for (var attempt = 1; ; attempt++)
@@ -60,7 +66,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             request.Headers.Remove(AttemptCountHeader);
             request.Headers.TryAddWithoutValidation(AttemptCountHeader, attempt < _attemptText.Length ? _attemptText[attempt] : attempt.ToString(CultureInfo.InvariantCulture));
 
-            using var perTry = Deadline(_policy.PerTryTimeout, routeToken);
+            using var perTry = Deadline(policy.PerTryTimeout, routeToken);
             HttpResponseMessage? response = null;
             var reason = string.Empty;
             try
@@ -71,7 +77,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             {
                 // Only the per-try timer can have cancelled this try; the client's and the route's are excluded above.
                 var failure = perTry?.IsCancellationRequested == true ? UpstreamFailure.PerTryTimeout : Classify(ex);
-                if (!_policy.ShouldRetry(failure) || !MaySendAgain(attempt, hop))
+                if (!policy.ShouldRetry(failure) || !MaySendAgain(policy, attempt, hop))
                 {
                     throw;
                 }
@@ -82,7 +88,7 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
             if (response is not null)
             {
                 var status = (int)response.StatusCode;
-                if (!_policy.ShouldRetry(status, GrpcStatus(response)) || !MaySendAgain(attempt, hop))
+                if (!policy.ShouldRetry(status, GrpcStatus(response)) || !MaySendAgain(policy, attempt, hop))
                 {
                     if (attempt > 1 && status < 500)
                     {
@@ -124,9 +130,9 @@ internal sealed class UpstreamRetryHandler : DelegatingHandler
     }
 
     /// <summary>Whether another try is allowed: retries are left and no byte of the request body has been read yet.</summary>
-    private bool MaySendAgain(int attempt, HopFeature? hop)
+    private bool MaySendAgain(UpstreamPolicy policy, int attempt, HopFeature? hop)
     {
-        if (attempt > _policy.Retries)
+        if (attempt > policy.Retries)
         {
             _limitExceeded.Inc();
             if (hop is not null)

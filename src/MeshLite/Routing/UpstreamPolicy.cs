@@ -18,6 +18,9 @@ internal sealed record UpstreamPolicy(int Retries, TimeSpan? PerTryTimeout, Retr
 
     public static readonly TimeSpan BackOffMax = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>One try, no timeout: what a VirtualService rule without retries (<c>attempts: 0</c>) or a timeout asks for.</summary>
+    public static UpstreamPolicy None { get; } = new(0, null, RetryConditions.None, [], null);
+
     /// <summary>The policy for a service, or null when it has neither retries nor a timeout (the request is sent as is).</summary>
     public static UpstreamPolicy? From(RetryOptions? retries, TimeSpan? timeout)
     {

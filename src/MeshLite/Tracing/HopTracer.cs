@@ -91,7 +91,7 @@ internal sealed partial class HopTracer
         }
 
         var traceId = parent.HasIds ? parent.TraceId : TraceIdentifier.CreateRandom();
-        if (!RequestId.TryGetSamplingValue(requestId, out var draw))
+        if (!policy.UseRequestIdForSampling || !RequestId.TryGetSamplingValue(requestId, out var draw))
         {
             draw = DrawFromTraceId(traceId);
         }
@@ -104,7 +104,7 @@ internal sealed partial class HopTracer
             decision = new SamplingDecision(false, SamplingReason.RateLimited);
         }
 
-        var span = decision.Sampled ? StartSpan(hop, inbound, traceId, parent, verdict, stitch) : null;
+        var span = decision.Sampled && policy.ReportSpans ? StartSpan(hop, inbound, traceId, parent, verdict, stitch) : null;
         _metrics.RecordDecision(decision);
 
         var spanId = span is null ? SpanIdentifier.CreateRandom() : SpanIdentifier.From(span.SpanId);

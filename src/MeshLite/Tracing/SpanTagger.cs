@@ -47,7 +47,7 @@ internal sealed class SpanTagger : IHopObserver
         if (span is null)
         {
             kept = _keeper.OnCompleted(hop, context.Request);
-            if (kept == KeepReason.None || (span = StartKept(hop)) is null)
+            if (kept == KeepReason.None || !_policy.Current.ReportSpans || (span = StartKept(hop)) is null)
             {
                 return;
             }

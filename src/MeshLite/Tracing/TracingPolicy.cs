@@ -14,6 +14,8 @@ internal sealed class TracingPolicy
         TrustForceTrace = tracing.TrustForceTraceFromMesh;
         MaxPathTagLength = tracing.MaxPathTagLength;
         ResponseTraceHeader = tracing.ResponseTraceHeader;
+        ReportSpans = !tracing.DisableSpanReporting;
+        UseRequestIdForSampling = tracing.UseRequestIdForTraceSampling;
         Sampler = new TraceSampler(tracing);
         CustomTags = new CustomTags(tracing.CustomTags, Environment.GetEnvironmentVariable);
         _excludePaths = [.. tracing.ExcludePaths ?? TracingOptions.DefaultExcludePaths];
@@ -25,6 +27,11 @@ internal sealed class TracingPolicy
     public bool TrustForceTrace { get; }
     public int MaxPathTagLength { get; }
     public bool ResponseTraceHeader { get; }
+
+    /// <summary>False under Istio's <c>disableSpanReporting</c>: decisions and headers as usual, no span started or kept.</summary>
+    public bool ReportSpans { get; }
+
+    public bool UseRequestIdForSampling { get; }
     public TraceSampler Sampler { get; }
     public CustomTags CustomTags { get; }
     public TraceFormat Inject { get; }

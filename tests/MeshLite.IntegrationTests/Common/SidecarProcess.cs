@@ -102,15 +102,25 @@ public sealed partial class SidecarProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>meshlite mesh</c> on a mesh file with every port chosen free, and waits until it says it is up.</summary>
-    public static async Task<SidecarProcess> StartMeshAsync(string meshFile)
+    public static async Task<SidecarProcess> StartMeshAsync(string? meshFile, params string[] extra)
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll"), "mesh", meshFile, "--dashboard-port", "0", "--traffic-rate", "0", "--duration", "5m" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "MeshLite.dll"), "mesh", "--dashboard-port", "0", "--traffic-rate", "0", "--duration", "5m" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (meshFile is not null)
+        {
+            start.ArgumentList.Add(meshFile);
+        }
+
+        foreach (var arg in extra)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
         var process = Process.Start(start)!;
         var mesh = new SidecarProcess(process);
