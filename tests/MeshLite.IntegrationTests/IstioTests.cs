@@ -58,6 +58,15 @@ public class IstioTests
         return folder;
     }
 
+    /// <summary>A call to ledger that its first rule aborts: the status is the abort's, as the rule has it now.</summary>
+    private static async Task<HttpStatusCode> FailAsync(HttpClient client, InProcessSidecar sidecar)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/pay") { Headers = { Host = "ledger" } };
+        request.Headers.Add("x-fail", "1");
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
     private static async Task<TestApp> StartLedgerAsync(ConcurrentQueue<string>? paths = null)
     {
         return await TestApp.StartAsync(async context =>
@@ -185,19 +194,11 @@ public class IstioTests
         });
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
 
-        async Task<HttpStatusCode> FailAsync()
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/pay") { Headers = { Host = "ledger" } };
-            request.Headers.Add("x-fail", "1");
-            using var response = await client.SendAsync(request);
-            return response.StatusCode;
-        }
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await FailAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await FailAsync(client, sidecar));
 
         // A new abort status: live once the file is read again.
         File.WriteAllText(Path.Combine(folder, "resources.yaml"), Ledger.Replace("httpStatus: 503", "httpStatus: 418", StringComparison.Ordinal));
-        await Eventually.Until(async () => await FailAsync() == (HttpStatusCode)418, "the edited abort status to apply");
+        await Eventually.Until(async () => await FailAsync(client, sidecar) == (HttpStatusCode)418, "the edited abort status to apply");
 
         // An invalid edit: refused with file, line, document and field; the 418 stays.
         File.WriteAllText(Path.Combine(folder, "resources.yaml"), Ledger.Replace("httpStatus: 503", "httpStatus: 999", StringComparison.Ordinal));
@@ -210,7 +211,7 @@ public class IstioTests
         var error = (string)rejected!["errors"]![0]!;
         Assert.Contains("resources.yaml:9:", error, StringComparison.Ordinal);
         Assert.Contains("(document 1, VirtualService default/ledger): spec.http[0].fault.abort.httpStatus: httpStatus must be in range 200 - 599", error, StringComparison.Ordinal);
-        Assert.Equal((HttpStatusCode)418, await FailAsync());
+        Assert.Equal((HttpStatusCode)418, await FailAsync(client, sidecar));
     }
 
     [Fact]
@@ -308,19 +309,45 @@ public class IstioTests
             ["MeshLite:Services:ledger:Endpoints:0"] = $"http://127.0.0.1:{ledger.Port}",
         });
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
-        async Task<HttpStatusCode> FailAsync()
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/pay") { Headers = { Host = "ledger" } };
-            request.Headers.Add("x-fail", "1");
-            using var response = await client.SendAsync(request);
-            return response.StatusCode;
-        }
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, await FailAsync());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await FailAsync(client, sidecar));
         var dump = JsonNode.Parse(await client.GetStringAsync(sidecar.AdminAddress + "/config_dump"))!;
         Assert.StartsWith("1 Telemetry, 1 VirtualService from 1 file(s)", (string)dump["istio"]!["read"]!, StringComparison.Ordinal);
 
         Publish("v2", Ledger.Replace("httpStatus: 503", "httpStatus: 429", StringComparison.Ordinal));
-        await Eventually.Until(async () => await FailAsync() == HttpStatusCode.TooManyRequests, "the swapped ConfigMap to be read");
+        await Eventually.Until(async () => await FailAsync(client, sidecar) == HttpStatusCode.TooManyRequests, "the swapped ConfigMap to be read");
+    }
+
+    [Fact]
+    public async Task AGrpcAbort_IsATrailersOnlyReplyWithTheStatus_AndTheFlag()
+    {
+        await using var ledger = await StartLedgerAsync();
+        var folder = WriteFolder("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ledger, namespace: default}
+            spec:
+              hosts: [ledger]
+              http:
+              - fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
+                route: [{destination: {host: ledger}}]
+            """);
+        await using var sidecar = await InProcessSidecar.StartAsync("checkout", appPort: 1, new Dictionary<string, string?>
+        {
+            ["MeshLite:Istio:Path"] = folder,
+            ["MeshLite:Services:ledger:Endpoints:0"] = $"http://127.0.0.1:{ledger.Port}",
+        });
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var request = new HttpRequestMessage(HttpMethod.Post, sidecar.OutboundAddress + "/ledger.Ledger/Post")
+        {
+            Headers = { Host = "ledger" },
+            Content = new ByteArrayContent([0, 0, 0, 0, 0]) { Headers = { ContentType = new("application/grpc") } },
+        };
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/grpc", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("14", response.Headers.GetValues("grpc-status").Single());
+        Assert.Equal("fault_filter_abort", response.Headers.GetValues("grpc-message").Single());
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
     }
 }

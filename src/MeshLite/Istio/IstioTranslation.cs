@@ -341,6 +341,11 @@ internal sealed partial class IstioTranslation
         string? disabledSource = null;
         foreach (var telemetry in telemetries)
         {
+            if (telemetry.AccessLogging.Any(e => e.Mode == WorkloadMode.Client))
+            {
+                Warnings.Add($"{telemetry.Meta.Display}: accessLogging with match.mode CLIENT is not applied: MeshLite has one access log for both listeners, set by the SERVER (inbound) entries.");
+            }
+
             foreach (var entry in telemetry.AccessLogging.Where(e => e.Mode != WorkloadMode.Client))
             {
                 if (entry.Providers.Count > 0)
@@ -464,9 +469,8 @@ internal sealed partial class IstioTranslation
                 }
 
                 var (key, ns) = ServiceKey(fqdn);
-                if (ns is not null && _workload.Registry.TryGetValue(key, out var registered) && !string.Equals(ns, registered, StringComparison.OrdinalIgnoreCase))
+                if (InAnotherNamespace(key, ns, fqdn, entry.Meta))
                 {
-                    Warnings.Add($"{entry.Meta.Display}: host '{fqdn}' is not MeshLite:Services:{key}, which is in namespace '{registered}'; MeshLite's registry holds one service per name, so this is left out.");
                     continue;
                 }
 
@@ -596,20 +600,26 @@ internal sealed partial class IstioTranslation
             return (key, ns);
         }
 
-        if (_workload.Registry.TryGetValue(key, out var registered))
+        if (_workload.Registry.ContainsKey(key))
         {
-            if (ns is not null && !string.Equals(ns, registered, StringComparison.OrdinalIgnoreCase))
-            {
-                Warnings.Add($"{source.Display}: host '{fqdn}' is not MeshLite:Services:{key}, which is in namespace '{registered}'; MeshLite's registry holds one service per name, so this is left out.");
-                return null;
-            }
-
-            return (key, ns);
+            return InAnotherNamespace(key, ns, fqdn, source) ? null : (key, ns);
         }
 
         Warnings.Add($"{source.Display}: host '{fqdn}' is neither in MeshLite:Services nor in a ServiceEntry; it has no endpoints, so calls get 503 UH.");
         _entryServices.Add(key);
         return (key, ns);
+    }
+
+    /// <summary>Whether a Kubernetes host names a registry service's name in another namespace (another service), said in a warning.</summary>
+    private bool InAnotherNamespace(string key, string? ns, string fqdn, ResourceMeta source)
+    {
+        if (ns is null || !_workload.Registry.TryGetValue(key, out var registered) || string.Equals(ns, registered, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        Warnings.Add($"{source.Display}: host '{fqdn}' is not MeshLite:Services:{key}, which is in namespace '{registered}'; MeshLite's registry holds one service per name, so this is left out.");
+        return true;
     }
 
     private List<(string, string)>? RuleKeys(VirtualServiceResource vs, HttpRuleSpec rule, string prefix)

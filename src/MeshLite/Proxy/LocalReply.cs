@@ -9,40 +9,44 @@ internal static class LocalReply
 {
     public static Task WriteAsync(HttpContext context, HopFeature hop, int statusCode, ResponseFlags flag, string details, string message)
     {
-        hop.Flags |= flag;
-        hop.ResponseCodeDetails = details;
-        var response = context.Response;
-        if (response.HasStarted)
+        if (!Start(context, hop, statusCode, "text/plain", flag, details))
         {
             return Task.CompletedTask;
         }
 
-        response.Clear();
-        response.StatusCode = statusCode;
-        response.ContentType = "text/plain";
-        SidecarResponseHeaders.Apply(response, hop, context.RequestServices?.GetService<TraceKeeper>());
         var body = flag == ResponseFlags.None ? message + "\n" : $"{message} (response_flags: {ResponseFlagNames.Format(flag)})\n";
-        return response.WriteAsync(body, context.RequestAborted);
+        return context.Response.WriteAsync(body, context.RequestAborted);
     }
 
     /// <summary>A gRPC local reply, as Envoy gives one to a gRPC request: HTTP 200, trailers only (<c>grpc-status</c> in the headers).</summary>
     public static Task WriteGrpcAsync(HttpContext context, HopFeature hop, int grpcStatus, ResponseFlags flag, string details)
+    {
+        if (!Start(context, hop, StatusCodes.Status200OK, "application/grpc", flag, details))
+        {
+            return Task.CompletedTask;
+        }
+
+        context.Response.Headers["grpc-status"] = grpcStatus.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["grpc-message"] = details;
+        return context.Response.CompleteAsync();
+    }
+
+    /// <summary>Records the outcome on the hop and, unless a response has started, begins MeshLite's own; false when one had.</summary>
+    private static bool Start(HttpContext context, HopFeature hop, int statusCode, string contentType, ResponseFlags flag, string details)
     {
         hop.Flags |= flag;
         hop.ResponseCodeDetails = details;
         var response = context.Response;
         if (response.HasStarted)
         {
-            return Task.CompletedTask;
+            return false;
         }
 
         response.Clear();
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/grpc";
-        response.Headers["grpc-status"] = grpcStatus.ToString(CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = details;
+        response.StatusCode = statusCode;
+        response.ContentType = contentType;
         SidecarResponseHeaders.Apply(response, hop, context.RequestServices?.GetService<TraceKeeper>());
-        return response.CompleteAsync();
+        return true;
     }
 }
 

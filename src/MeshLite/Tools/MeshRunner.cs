@@ -95,7 +95,10 @@ internal sealed class MeshRunner
         }
 
         var entry = plan.Entry;
-        await _output.WriteLineAsync($"MeshLite mesh '{Path.GetFileNameWithoutExtension(args.File)}' is up:");
+
+        // A folder's mesh.json (as config/mesh/istio/) is named after its folder.
+        var meshName = Path.GetFileNameWithoutExtension(args.File) is var file && file == "mesh" ? Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(args.File))) : file;
+        await _output.WriteLineAsync($"MeshLite mesh '{meshName}' is up:");
         await _output.WriteLineAsync($"  {"service",-16} {"inbound",8} {"outbound",9} {"app",6} {"admin",6} {"metrics",8}");
         foreach (var (name, p) in plan.Ports)
         {

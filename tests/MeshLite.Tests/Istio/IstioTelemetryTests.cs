@@ -312,4 +312,29 @@ public class IstioTelemetryTests
         Assert.Equal(1.0, options.Tracing.Sampling);
         Assert.Contains(translation.Warnings, w => w.Contains("spec.targetRefs", StringComparison.Ordinal) && w.Contains("sidecars ignore", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void ClientOnlyEntries_AreNotMeshLitesOneSetting_AndTheWarningSaysWhichIsUsed()
+    {
+        using var yaml = IstioYaml.Write("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              tracing: [{providers: [{name: otel}], randomSamplingPercentage: 5}]
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: checkout-debug, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: checkout}}
+              tracing: [{match: {mode: CLIENT}, randomSamplingPercentage: 100}]
+              accessLogging: [{providers: [{name: envoy}], match: {mode: CLIENT}}]
+            """);
+        var (translation, options) = yaml.Apply();
+
+        Assert.Equal(5, options.Tracing.Sampling);
+        Assert.Contains(translation.Warnings, w => w.Contains("differs between CLIENT and SERVER", StringComparison.Ordinal) && w.Contains("applies the SERVER (inbound) one", StringComparison.Ordinal));
+        Assert.Contains(translation.Warnings, w => w.StartsWith("Telemetry shop/checkout-debug: accessLogging with match.mode CLIENT is not applied", StringComparison.Ordinal));
+    }
 }
