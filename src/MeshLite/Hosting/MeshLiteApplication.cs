@@ -199,7 +199,6 @@ public static partial class MeshLiteApplication
             IstioLog.Loaded(logger, istio);
         }
 
-
         // Proxy traffic ends in the hop pipeline; only the admin, metrics and demo-app listeners reach routing.
         app.UseMiddleware<ListenerDispatchMiddleware>();
         app.UseRouting();

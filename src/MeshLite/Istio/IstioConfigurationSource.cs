@@ -20,7 +20,7 @@ internal sealed class IstioInput
 
     public IstioTranslation? Current => _current;
 
-    /// <summary>1 once read at start, one more per translation that an edit changed.</summary>
+    /// <summary>1 once read at start, one more each time the files are read again without an error.</summary>
     public int Version => Volatile.Read(ref _version);
 
     public static IstioInput None { get; } = new(null);
@@ -88,7 +88,8 @@ internal sealed class IstioConfigurationProvider : ConfigurationProvider, IDispo
         var translation = _translate(set);
         var keys = translation.Keys();
 
-        // The absolute path, whether it came as --istio or as a relative MeshLite:Istio:Path.
+        // So that MeshLite:Istio:Path says what was read when it came as --istio (a key set in the environment or on the
+        // command line still wins, as given).
         keys[$"{MeshLiteOptions.SectionName}:Istio:Path"] = _input.Path;
         Data = keys;
         _input.Publish(translation);
