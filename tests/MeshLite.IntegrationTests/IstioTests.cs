@@ -350,4 +350,38 @@ public class IstioTests
         Assert.Equal("fault_filter_abort", response.Headers.GetValues("grpc-message").Single());
         Assert.Empty(await response.Content.ReadAsByteArrayAsync());
     }
+
+    [Fact]
+    public async Task TheMeshConfigsAccessLogFileAndFormat_WriteEachLineAsIstioWould()
+    {
+        await using var ledger = await StartLedgerAsync();
+        var accessLog = InProcessSidecar.NewAccessLogPath();
+        var folder = WriteFolder($$"""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |-
+                accessLogFile: {{accessLog}}
+                accessLogFormat: "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% tenant=%REQ(X-TENANT)% route=%ROUTE_NAME%\n"
+            ---
+            {{Ledger}}
+            """);
+        await using var sidecar = await InProcessSidecar.StartAsync("checkout", appPort: 1, new Dictionary<string, string?>
+        {
+            ["MeshLite:Istio:Path"] = folder,
+            ["MeshLite:Services:ledger:Endpoints:0"] = $"http://127.0.0.1:{ledger.Port}",
+
+            // The test defaults switch the log off; null leaves it to the mesh config.
+            ["MeshLite:AccessLog:Enabled"] = null,
+        });
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/pay?id=7") { Headers = { Host = "ledger" } };
+        request.Headers.Add("x-fail", "1");
+        request.Headers.Add("x-tenant", "acme");
+        using var response = await client.SendAsync(request);
+
+        var line = Assert.Single(await InProcessSidecar.WaitForAccessLinesAsync(accessLog, 1));
+        Assert.Equal("GET /api/pay?id=7 503 FI tenant=acme route=fail-on-demand", line);
+    }
 }

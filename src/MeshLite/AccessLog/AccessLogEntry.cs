@@ -5,7 +5,8 @@ namespace MeshLite.AccessLog;
 
 /// <summary>
 /// One access-log line's facts, captured at the end of a request without formatting anything: strings the request
-/// already holds, numbers and ids. The writer formats off the request path.
+/// already holds, numbers and ids — and, under a custom format, that format and the extra headers it names. The
+/// writer formats off the request path.
 /// </summary>
 internal readonly record struct AccessLogEntry(
     DateTime StartTime,
@@ -35,4 +36,6 @@ internal readonly record struct AccessLogEntry(
     TraceIdentifier TraceId,
     SpanIdentifier SpanId,
     bool Sampled,
-    int UpstreamAttemptCount = 0);
+    int UpstreamAttemptCount = 0,
+    AccessLogFormat? Format = null,
+    string?[]? Headers = null);

@@ -45,7 +45,8 @@ internal sealed class AccessLogWriter : IAsyncDisposable
         });
         _wakeAfterLines = Math.Clamp(options.BufferSize / 4, 1, 256);
         // A log that is off opens nothing (Open gives stdout, a placeholder): turning it on later opens its path.
-        _sink = new Sink(options.Enabled, IsJson(options), options.Enabled ? options.Path : string.Empty, output ?? Open(options), options.FlushInterval);
+        _sink = new Sink(options.Enabled, IsJson(options), options.Enabled ? options.Path : string.Empty, output ?? Open(options), options.FlushInterval,
+            AccessLogFormat.From(options));
         if (options.Enabled)
         {
             StartDrain();
@@ -53,6 +54,9 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     }
 
     public bool Enabled => _sink.Enabled;
+
+    /// <summary>The custom format in effect (<c>AccessLog:Format</c>), or null for Istio's default.</summary>
+    public AccessLogFormat? Format => _sink.Format;
 
     public void Configure(AccessLogOptions options)
     {
@@ -75,7 +79,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 }
             }
 
-            _sink = new Sink(options.Enabled, IsJson(options), path, output, options.FlushInterval);
+            _sink = new Sink(options.Enabled, IsJson(options), path, output, options.FlushInterval, AccessLogFormat.From(options));
             if (options.Enabled)
             {
                 StartDrain();
@@ -164,9 +168,19 @@ internal sealed class AccessLogWriter : IAsyncDisposable
 
             while (reader.TryRead(out var entry))
             {
+                // A line is written in the format it was captured for, unless a reload changed the encoding meanwhile.
+                var format = entry.Format is { } custom && custom.IsJson == sink.Json ? custom : null;
                 if (sink.Json)
                 {
-                    AccessLogFormatter.WriteJson(json, entry);
+                    if (format is not null)
+                    {
+                        format.WriteJson(json, entry);
+                    }
+                    else
+                    {
+                        AccessLogFormatter.WriteJson(json, entry);
+                    }
+
                     json.Flush();
                     json.Reset();
                     buffer.GetSpan(1)[0] = (byte)'\n';
@@ -175,7 +189,15 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                 else
                 {
                     text.Clear();
-                    AccessLogFormatter.AppendText(text, entry);
+                    if (format is not null)
+                    {
+                        format.AppendText(text, entry);
+                    }
+                    else
+                    {
+                        AccessLogFormatter.AppendText(text, entry);
+                    }
+
                     foreach (var chunk in text.GetChunks())
                     {
                         Encoding.UTF8.GetBytes(chunk.Span, buffer);
@@ -225,5 +247,5 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     }
 
     /// <summary>Where lines go and how they are written; replaced whole on reload.</summary>
-    private sealed record Sink(bool Enabled, bool Json, string Path, Stream Output, TimeSpan FlushInterval);
+    private sealed record Sink(bool Enabled, bool Json, string Path, Stream Output, TimeSpan FlushInterval, AccessLogFormat? Format);
 }

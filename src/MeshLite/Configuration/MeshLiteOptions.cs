@@ -98,6 +98,12 @@ public sealed class AccessLogOptions
     /// <summary><c>TEXT</c> (Istio's default format) or <c>JSON</c>.</summary>
     public string Encoding { get; set; } = "TEXT";
 
+    /// <summary>
+    /// Istio's <c>meshConfig.accessLogFormat</c>: an Envoy format string (<c>%RESPONSE_CODE% %REQ(X-TENANT)%</c>) for
+    /// TEXT, a JSON object of field names to format strings for JSON. Unset: Istio's default format.
+    /// </summary>
+    public string? Format { get; set; }
+
     /// <summary>Lines buffered between requests and the writer; beyond it lines are dropped and counted, never waited for.</summary>
     public int BufferSize { get; set; } = 8192;
 

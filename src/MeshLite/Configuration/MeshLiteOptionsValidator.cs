@@ -117,6 +117,15 @@ internal static class MeshLiteOptionsValidator
             errors.Add($"{P}DemoApp:ResponseBytes '{o.DemoApp.ResponseBytes}' must be between 0 and 67108864.");
         }
 
+        if (o.AccessLog.Format is { } format)
+        {
+            var json = string.Equals(o.AccessLog.Encoding, "JSON", StringComparison.OrdinalIgnoreCase);
+            if (!(json ? EnvoyFormat.TryParseJson(format, out _, out var error) : EnvoyFormat.TryParse(format, out _, out error)))
+            {
+                errors.Add($"{P}AccessLog:Format: {error}.");
+            }
+        }
+
         CheckFault(errors, "Fault", o.Fault);
 
         CheckDistinctPorts(errors, o);

@@ -140,7 +140,17 @@ internal sealed partial class IstioTranslation
 
         if (!string.IsNullOrEmpty(mesh.AccessLogFormat))
         {
-            Warnings.Add($"{source}: accessLogFormat: custom access-log formats are not implemented by MeshLite; Istio's default {(mesh.AccessLogEncoding ?? "TEXT")} format is used.");
+            // Istio logs a JSON format it cannot parse and uses its default; a TEXT format Envoy cannot take is refused
+            // by Envoy, which keeps what it had: the default here too, with the reason.
+            var json = mesh.AccessLogEncoding == "JSON";
+            if (json ? EnvoyFormat.TryParseJson(mesh.AccessLogFormat, out _, out var error) : EnvoyFormat.TryParse(mesh.AccessLogFormat, out _, out error))
+            {
+                Set("AccessLog:Format", source, ("AccessLog:Format", mesh.AccessLogFormat));
+            }
+            else
+            {
+                Warnings.Add($"{source}: accessLogFormat: {error}; Istio's default {(json ? "JSON" : "TEXT")} format is used.");
+            }
         }
     }
 

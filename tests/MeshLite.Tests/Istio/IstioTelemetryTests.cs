@@ -279,7 +279,8 @@ public class IstioTelemetryTests
         Assert.True(options.AccessLog.Enabled);
         Assert.Equal("/tmp/meshlite-access.log", options.AccessLog.Path);
         Assert.Equal("JSON", options.AccessLog.Encoding);
-        Assert.Contains(translation.Warnings, w => w.Contains("accessLogFormat", StringComparison.Ordinal) && w.Contains("not implemented", StringComparison.Ordinal));
+        Assert.Equal("""{"code":"%RESPONSE_CODE%"}""", options.AccessLog.Format);
+        Assert.Equal("ConfigMap istio-system/istio", translation.Settings.Single(s => s.Name == "AccessLog:Format").Source);
 
         using var silent = IstioYaml.Write("""
             apiVersion: v1
@@ -290,6 +291,21 @@ public class IstioTelemetryTests
                 outboundTrafficPolicy: {mode: REGISTRY_ONLY}
             """);
         var silentOptions = silent.Apply().Options;
+
+        // A format MeshLite cannot fill: Istio's default, with the reason.
+        using var unknown = IstioYaml.Write("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |-
+                accessLogFile: /dev/stdout
+                accessLogFormat: "%RESPONSE_CODE% %DYNAMIC_METADATA(istio.mixer:status)%\n"
+            """);
+        var (unknownTranslation, unknownOptions) = unknown.Apply();
+        Assert.Null(unknownOptions.AccessLog.Format);
+        Assert.Contains(unknownTranslation.Warnings, w => w.Contains("accessLogFormat: %DYNAMIC_METADATA% is not a command operator MeshLite fills", StringComparison.Ordinal)
+            && w.EndsWith("Istio's default TEXT format is used.", StringComparison.Ordinal));
 
         // Istio's accessLogFile defaults to "" (off), unlike MeshLite's own default.
         Assert.False(silentOptions.AccessLog.Enabled);
