@@ -328,6 +328,12 @@ public sealed class TracingOptions
     /// <summary>Random sampling percentage, 0–100 in steps of 0.01 (Istio's default is 1).</summary>
     public double Sampling { get; set; } = 1.0;
 
+    /// <summary>
+    /// The percentage for new traces started on the outbound listener (an app's call without trace context), as a
+    /// Telemetry's <c>match.mode: CLIENT</c> sets it; unset: <see cref="Sampling"/>. Per-service overrides still win.
+    /// </summary>
+    public double? OutboundSampling { get; set; }
+
     /// <summary>Formats written toward the next hop: <c>w3c</c>, <c>b3multi</c>, <c>b3</c>. Default: w3c and b3multi.</summary>
     public List<string>? Propagation { get; set; }
 

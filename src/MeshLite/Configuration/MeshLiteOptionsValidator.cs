@@ -315,6 +315,11 @@ internal static class MeshLiteOptionsValidator
     private static void CheckTracing(List<string> errors, TracingOptions t, Dictionary<string, ServiceOptions> services)
     {
         CheckPercentage(errors, "Tracing:Sampling", t.Sampling);
+        if (t.OutboundSampling is { } outbound)
+        {
+            CheckPercentage(errors, "Tracing:OutboundSampling", outbound);
+        }
+
         if (t.Propagation is { } formats)
         {
             if (formats.Count == 0)

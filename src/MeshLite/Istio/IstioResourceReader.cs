@@ -112,7 +112,7 @@ internal static class IstioResourceReader
             else
             {
                 document.Warnings.Add($"{document.Where(root)}: neither a resource (no kind) nor a mesh config; skipped.");
-                MarkAllRead(document, (YamlMappingNode)root, path);
+                MarkAllRead(document, (YamlMappingNode)root, top.Path);
             }
 
             return;
@@ -310,7 +310,11 @@ internal static class IstioResourceReader
                 }
             }
 
-            entry.Note("enableIstioTags", "MeshLite always adds Istio's tags.");
+            if (entry.Bool("enableIstioTags") == false)
+            {
+                entry.Get("enableIstioTags")!.Value.Warn("not implemented by MeshLite: Istio's tags are always added.");
+            }
+
             if (entry.Bool("disableContextPropagation") == true)
             {
                 entry.Get("disableContextPropagation")!.Value.Warn("not implemented by MeshLite: trace headers are still propagated.");

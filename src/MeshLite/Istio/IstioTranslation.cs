@@ -222,8 +222,9 @@ internal sealed partial class IstioTranslation
             }
         }
 
+        /// <summary>Everything but the sampling percentage, which MeshLite keeps per listener.</summary>
         public string Fingerprint() =>
-            $"{Provider.Value}|{Sampling.Value}|{DisableSpanReporting.Value}|{UseRequestId.Value}|{string.Join(',', (CustomTags.Value ?? new Dictionary<string, CustomTagSpec>()).Select(t => $"{t.Key}={t.Value}"))}";
+            $"{Provider.Value}|{DisableSpanReporting.Value}|{UseRequestId.Value}|{string.Join(',', (CustomTags.Value ?? new Dictionary<string, CustomTagSpec>()).Select(t => $"{t.Key}={t.Value}"))}";
     }
 
     private void ApplyTelemetry()
@@ -258,7 +259,7 @@ internal sealed partial class IstioTranslation
 
         if (server.Fingerprint() != client.Fingerprint())
         {
-            Warnings.Add("Telemetry: tracing differs between CLIENT and SERVER for this workload; MeshLite has one tracing setting for both listeners and applies the SERVER (inbound) one.");
+            Warnings.Add("Telemetry: tracing differs between CLIENT and SERVER for this workload beyond the sampling percentage; MeshLite has one provider, span reporting and set of custom tags for both listeners and applies the SERVER (inbound) one.");
         }
 
         if (lastTracing is null && defaultProvider is null)
@@ -308,6 +309,12 @@ internal sealed partial class IstioTranslation
         else if (DefaultSampling() is { } fallback)
         {
             Set("Tracing:Sampling", _mesh!.Meta.Display, ("Tracing:Sampling", Text(fallback)));
+        }
+
+        // CLIENT's percentage, when it differs, decides the traces this sidecar starts on its outbound listener.
+        if (client.Sampling.Value is { } outbound && outbound != (server.Sampling.Value ?? DefaultSampling()))
+        {
+            Set("Tracing:OutboundSampling", client.Sampling.Source, ("Tracing:OutboundSampling", Text(outbound)));
         }
 
         if (server.DisableSpanReporting.Value is { } disabled)

@@ -349,8 +349,26 @@ public class IstioTelemetryTests
             """);
         var (translation, options) = yaml.Apply();
 
+        // Istio's example: the workload's own outbound calls traced at 100 %, its inbound requests at the mesh's 5 %.
         Assert.Equal(5, options.Tracing.Sampling);
-        Assert.Contains(translation.Warnings, w => w.Contains("differs between CLIENT and SERVER", StringComparison.Ordinal) && w.Contains("applies the SERVER (inbound) one", StringComparison.Ordinal));
+        Assert.Equal(100, options.Tracing.OutboundSampling);
+        Assert.Equal("Telemetry shop/checkout-debug", translation.Settings.Single(s => s.Name == "Tracing:OutboundSampling").Source);
+        Assert.DoesNotContain(translation.Warnings, w => w.Contains("differs between CLIENT and SERVER", StringComparison.Ordinal));
         Assert.Contains(translation.Warnings, w => w.StartsWith("Telemetry shop/checkout-debug: accessLogging with match.mode CLIENT is not applied", StringComparison.Ordinal));
+
+        // What MeshLite keeps once for both listeners (custom tags here) takes SERVER's, and says so.
+        using var tags = IstioYaml.Write("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              tracing:
+              - providers: [{name: otel}]
+              - match: {mode: CLIENT}
+                customTags: {direction: {literal: {value: out}}}
+            """);
+        var (tagTranslation, tagOptions) = tags.Apply();
+        Assert.Empty(tagOptions.Tracing.CustomTags);
+        Assert.Contains(tagTranslation.Warnings, w => w.Contains("differs between CLIENT and SERVER for this workload beyond the sampling percentage", StringComparison.Ordinal));
     }
 }

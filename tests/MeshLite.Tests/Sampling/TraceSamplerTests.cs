@@ -95,4 +95,21 @@ public class TraceSamplerTests
         Assert.True(o3);
         Assert.Equal(100, sampler.OutboundNumerator("bank", out _));
     }
+
+    [Fact]
+    public void OutboundSampling_IsTheOutboundListenersDefault_ServiceOverridesStillWin_InboundIsUntouched()
+    {
+        var sampler = new TraceSampler(new TracingOptions
+        {
+            Sampling = 5,
+            OutboundSampling = 100,
+            Overrides = [new() { Service = "payment", Percentage = 25 }],
+        });
+
+        Assert.Equal(10000, sampler.OutboundNumerator("bank", out var overridden));
+        Assert.False(overridden);
+        Assert.Equal(10000, sampler.OutboundNumerator(null, out _));
+        Assert.Equal(2500, sampler.OutboundNumerator("payment", out _));
+        Assert.Equal(500, sampler.InboundNumerator("/", "GET", out _));
+    }
 }

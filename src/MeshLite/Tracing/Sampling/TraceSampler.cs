@@ -15,6 +15,7 @@ public sealed class TraceSampler
     private const int Denominator = 10000;
 
     private readonly int _numerator;
+    private readonly int _outboundNumerator;
     private readonly InboundOverride[] _inbound;
     private readonly Dictionary<string, int> _outbound;
 
@@ -22,6 +23,7 @@ public sealed class TraceSampler
     {
         ArgumentNullException.ThrowIfNull(options);
         _numerator = ToNumerator(options.Sampling);
+        _outboundNumerator = ToNumerator(options.OutboundSampling ?? options.Sampling);
         _inbound = options.Overrides
             .Where(o => o.Service is null && o.Percentage is not null)
             .Select(o => new InboundOverride(o, ToNumerator(o.Percentage ?? 0)))
@@ -51,7 +53,7 @@ public sealed class TraceSampler
         return _numerator;
     }
 
-    /// <summary>The numerator for a call to <paramref name="service"/> (a registry name), or the default.</summary>
+    /// <summary>The numerator for a call to <paramref name="service"/> (a registry name), or the outbound default.</summary>
     public int OutboundNumerator(string? service, out bool overridden)
     {
         if (service is not null && _outbound.Count > 0 && _outbound.TryGetValue(service, out var numerator))
@@ -61,7 +63,7 @@ public sealed class TraceSampler
         }
 
         overridden = false;
-        return _numerator;
+        return _outboundNumerator;
     }
 
     /// <param name="parent">The caller's decision from its trace-context header, if any.</param>
