@@ -22,7 +22,8 @@ internal static class TargetCommand
         var abortPercent = CommandLine.Number("--abort-percent", 0, 0, 100, "Istio's fault abort: the share of requests answered at once (FI).");
         var abortStatus = CommandLine.Whole("--abort-status", 503, 200, 599, "Istio's fault abort: the status.");
         var sampling = CommandLine.Number("--sampling", 1, 0, 100, "The sampling percentage.");
-        var istio = new Option<string?>("--istio") { Description = "Istio resources (a YAML file or folder) to apply, as the sidecar's --istio.", HelpName = "path" };
+        var istio = new Option<FileSystemInfo>("--istio") { Description = "Istio resources (a YAML file or folder) to apply, as the sidecar's --istio.", HelpName = "path" };
+        istio.AcceptExistingOnly();
         var command = new Command("target", "MeshLite as an observable upstream for load tools: a demo app with a fixed body and latency, behind a sidecar that injects Istio's faults. Other MeshLite options (--MeshLite:Key=value) pass through.")
         {
             port, appPort, service, responseBytes, latency, delayPercent, delayMs, abortPercent, abortStatus, sampling, istio,
@@ -43,7 +44,7 @@ internal static class TargetCommand
             ];
 
             // With Istio's resources, only what is given here overrides them (the command line wins over --istio).
-            var istioPath = result.GetValue(istio);
+            var istioPath = result.GetValue(istio)?.FullName;
             void Add(string key, Option option, string value)
             {
                 if (istioPath is null || result.GetResult(option) is { Implicit: false })

@@ -66,11 +66,12 @@ public class CommandLineTests
     [Fact]
     public async Task Target_WithIstio_PassesItOn_AndOnlyOverridesWhatWasGiven()
     {
-        var (code, output, _) = await RunAsync("target", "--istio", "config/mesh/istio", "--abort-percent", "10", "--MeshLite:Admin:Port=0");
+        var folder = Directory.CreateTempSubdirectory("meshlite-istio-").FullName;
+        var (code, output, _) = await RunAsync("target", "--istio", folder, "--abort-percent", "10", "--MeshLite:Admin:Port=0");
         var args = output.Split('\n');
 
         Assert.Equal(7, code);
-        Assert.Contains("--istio=config/mesh/istio", args);
+        Assert.Contains("--istio=" + folder, args);
         Assert.Contains("--MeshLite:Fault:Abort:Percentage=10", args);
         Assert.Contains("--MeshLite:Admin:Port=0", args);
         Assert.DoesNotContain(args, a => a.StartsWith("--MeshLite:Tracing:Sampling", StringComparison.Ordinal));
