@@ -155,6 +155,9 @@ public class IstioTests
             ["MeshLite:Services:ledger:Endpoints:0"] = $"http://127.0.0.1:{ledger.Port}",
             ["MeshLite:Tracing:Otlp:Endpoint"] = receiver.GrpcEndpoint,
             ["MeshLite:Tracing:Otlp:ScheduledDelayMilliseconds"] = "100",
+
+            // As an environment variable or a command-line key would: it wins over the Telemetry's.
+            ["MeshLite:Tracing:CustomTags:tenant:Header:DefaultValue"] = "unknown",
         });
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
         using (var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/pay") { Headers = { Host = "ledger", } })
@@ -178,6 +181,9 @@ public class IstioTests
         Assert.Equal("Telemetry istio-system/mesh-default", (string?)settings["Tracing:Sampling"]);
         Assert.Equal("Telemetry istio-system/mesh-default", (string?)settings["Tracing:CustomTags:team"]);
         Assert.Equal("VirtualService default/ledger", (string?)settings["Services:ledger:Routes"]);
+        Assert.Equal("Telemetry istio-system/mesh-default (overridden by the environment or command line: MeshLite:Tracing:CustomTags:tenant:Header:DefaultValue)",
+            (string?)settings["Tracing:CustomTags:tenant"]);
+        Assert.Equal("unknown", (string?)dump["meshlite"]!["Tracing"]!["CustomTags"]!["tenant"]!["Header"]!["DefaultValue"]);
         Assert.Equal(100, (double)dump["meshlite"]!["Tracing"]!["Sampling"]!);
         Assert.Equal(folder, (string?)dump["istio"]!["path"]);
     }
