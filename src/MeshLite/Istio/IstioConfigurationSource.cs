@@ -107,6 +107,11 @@ internal sealed class IstioConfigurationProvider : ConfigurationProvider, IDispo
         {
             _input.Fail(string.Join("; ", ex.Errors));
         }
+        catch (Exception ex)
+        {
+            // This runs on a file-watcher thread: nothing may escape it. The edit is refused like an invalid one.
+            _input.Fail($"--istio: '{_input.Path}' could not be read: {ex.Message}");
+        }
 
         OnReload();
     }

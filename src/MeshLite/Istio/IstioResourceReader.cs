@@ -50,6 +50,12 @@ internal static class IstioResourceReader
                 errors.Add($"{file}:{ex.Start.Line}:{ex.Start.Column}: not valid YAML: {(ex.InnerException ?? ex).Message}");
                 continue;
             }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+            {
+                // YamlDotNet's scanner and node loader fail this way, without a position, on some malformed text.
+                errors.Add($"{file}: not valid YAML: {ex.Message}");
+                continue;
+            }
 
             for (var i = 0; i < stream.Documents.Count; i++)
             {
@@ -787,6 +793,11 @@ internal static class IstioResourceReader
         catch (YamlException ex)
         {
             mesh.Error($"not valid YAML at line {ex.Start.Line} of the mesh config: {(ex.InnerException ?? ex).Message}");
+            return;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            mesh.Error($"not valid YAML: {ex.Message}");
             return;
         }
 
