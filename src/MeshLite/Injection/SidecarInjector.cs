@@ -65,6 +65,11 @@ internal sealed class SidecarInjector(InjectOptions options)
         {
             throw new InjectionException($"{source}:{ex.Start.Line}:{ex.Start.Column}: invalid YAML: {ex.Message}");
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet's scanner and node loader fail this way, without a position, on some malformed text.
+            throw new InjectionException($"{source}: invalid YAML: {ex.Message}");
+        }
 
         var output = new StringBuilder();
         for (var i = 0; i < stream.Documents.Count; i++)

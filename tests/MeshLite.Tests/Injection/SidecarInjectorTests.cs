@@ -347,6 +347,42 @@ public class SidecarInjectorTests
         Assert.Contains("--otlp-endpoint 'collector:4317' is not an http(s) URL", stderr.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void MutatedManifests_AreInjectedOrRefusedAsInvalid_NeverAnotherException()
+    {
+        var random = new Random(16);
+        string[] fragments = ["{", "}", "[", "]", ": ", "- ", "\n", "&a ", "*a", "? ", "---\n", "\"", "'", "#", "\t"];
+        var refused = 0;
+        for (var i = 0; i < 1000; i++)
+        {
+            var chars = Manifests.Deployment.ToList();
+            for (var edits = random.Next(1, 6); edits > 0; edits--)
+            {
+                var at = random.Next(chars.Count + 1);
+                if (random.Next(2) == 0 && chars.Count > 0)
+                {
+                    chars.RemoveAt(Math.Min(at, chars.Count - 1));
+                }
+                else
+                {
+                    chars.InsertRange(at, fragments[random.Next(fragments.Length)]);
+                }
+            }
+
+            try
+            {
+                new SidecarInjector(new InjectOptions()).Inject(new string([.. chars]), "app.yaml");
+            }
+            catch (InjectionException ex)
+            {
+                refused++;
+                Assert.StartsWith("app.yaml", ex.Message, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.InRange(refused, 100, 1000);
+    }
+
     private static string Emit(YamlNode node)
     {
         using var writer = new StringWriter();
