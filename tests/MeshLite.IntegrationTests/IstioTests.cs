@@ -390,4 +390,70 @@ public class IstioTests
         var line = Assert.Single(await InProcessSidecar.WaitForAccessLinesAsync(accessLog, 1));
         Assert.Equal("GET /api/pay?id=7 503 FI tenant=acme route=fail-on-demand", line);
     }
+
+    [Fact]
+    public async Task RewriteAndHeaders_OfARule_AreWhatTheDestinationAndTheCallerSee()
+    {
+        var seen = new ConcurrentQueue<(string Path, string Host, string Headers)>();
+        await using var ledger = await TestApp.StartAsync(context =>
+        {
+            var headers = context.Request.Headers;
+            seen.Enqueue((context.Request.Path + context.Request.QueryString, context.Request.Host.Value!,
+                $"route={headers["x-route"]};debug={headers["x-debug"]};tags={string.Join('|', headers["x-tag"].ToArray())}"));
+            context.Response.Headers["x-internal"] = "secret";
+            context.Response.Headers["x-version"] = "v1";
+            return context.Response.WriteAsync("ok");
+        });
+        var folder = WriteFolder("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ledger, namespace: default}
+            spec:
+              hosts: [ledger]
+              http:
+              - name: v2-api
+                match: [{uri: {prefix: /api/}}]
+                rewrite: {uri: /v2/, authority: ledger-v2.internal}
+                headers:
+                  request:
+                    set: {x-route: v2}
+                    add: {x-tag: from-mesh}
+                    remove: [x-debug]
+                  response:
+                    set: {x-version: v2}
+                    remove: [x-internal]
+                route: [{destination: {host: ledger}}]
+              - name: exact
+                match: [{uri: {exact: /old}}]
+                rewrite: {uri: /new}
+                route: [{destination: {host: ledger}}]
+            """);
+        await using var sidecar = await InProcessSidecar.StartAsync("checkout", appPort: 1, new Dictionary<string, string?>
+        {
+            ["MeshLite:Istio:Path"] = folder,
+            ["MeshLite:Services:ledger:Endpoints:0"] = $"http://127.0.0.1:{ledger.Port}",
+        });
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/api/books?id=7") { Headers = { Host = "ledger" } };
+        request.Headers.Add("x-debug", "1");
+        request.Headers.Add("x-route", "caller");
+        request.Headers.Add("x-tag", "from-app");
+        using var response = await client.SendAsync(request);
+
+        // The matched prefix is replaced, the query kept; the Host is the rewritten one; remove, set, add in Envoy's order.
+        var (path, host, headers) = Assert.Single(seen);
+        Assert.Equal("/v2/books?id=7", path);
+        Assert.Equal("ledger-v2.internal", host);
+        Assert.Equal("route=v2;debug=;tags=from-app, from-mesh", headers);
+        Assert.Equal("v2", response.Headers.GetValues("x-version").Single());
+        Assert.False(response.Headers.Contains("x-internal"));
+
+        // An exact match rewrites the whole path.
+        using var old = new HttpRequestMessage(HttpMethod.Get, sidecar.OutboundAddress + "/old") { Headers = { Host = "ledger" } };
+        using (await client.SendAsync(old))
+        {
+        }
+
+        Assert.Equal("/new", seen.Last().Path);
+    }
 }

@@ -263,6 +263,35 @@ public sealed class HttpRouteOptions
 
     /// <summary>Istio's <c>fault</c>, injected by this (the calling) sidecar: <c>DI</c> and <c>FI</c>.</summary>
     public FaultOptions? Fault { get; set; }
+
+    /// <summary>Istio's <c>rewrite</c>: the path and the Host the destination sees.</summary>
+    public RewriteOptions? Rewrite { get; set; }
+
+    /// <summary>Istio's <c>headers</c>: what this sidecar removes, sets and adds on the way to the destination and back.</summary>
+    public RouteHeadersOptions? Headers { get; set; }
+}
+
+public sealed class RewriteOptions
+{
+    /// <summary>Replaces the matched <c>Uri:Prefix</c>, or the whole path when the rule matched otherwise.</summary>
+    public string? Uri { get; set; }
+
+    /// <summary>The Host (<c>:authority</c>) the destination sees.</summary>
+    public string? Authority { get; set; }
+}
+
+public sealed class RouteHeadersOptions
+{
+    public HeaderOperationsOptions? Request { get; set; }
+    public HeaderOperationsOptions? Response { get; set; }
+}
+
+/// <summary>Applied in Envoy's order: removed, then set (replacing), then added (beside any value already there).</summary>
+public sealed class HeaderOperationsOptions
+{
+    public Dictionary<string, string> Set { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, string> Add { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public List<string> Remove { get; set; } = [];
 }
 
 public sealed class HttpMatchOptions

@@ -245,6 +245,27 @@ internal static class MeshLiteOptionsValidator
         {
             CheckFault(errors, key + ":Fault", fault);
         }
+
+        if (route.Rewrite?.Uri is { } rewritten && !rewritten.StartsWith('/'))
+        {
+            errors.Add($"{P}{key}:Rewrite:Uri '{rewritten}' must start with '/'.");
+        }
+
+        if (route.Rewrite?.Authority is "")
+        {
+            errors.Add($"{P}{key}:Rewrite:Authority must not be empty.");
+        }
+
+        foreach (var (side, operations) in (ValueTuple<string, HeaderOperationsOptions?>[])[("Request", route.Headers?.Request), ("Response", route.Headers?.Response)])
+        {
+            foreach (var name in operations is null ? [] : operations.Set.Keys.Concat(operations.Add.Keys).Concat(operations.Remove))
+            {
+                if (string.IsNullOrWhiteSpace(name) || name.StartsWith(':') || name.Any(c => c <= ' ' || c == ':' || c >= 0x7f))
+                {
+                    errors.Add($"{P}{key}:Headers:{side}: '{name}' is not a header name MeshLite can set (no pseudo-headers; use Rewrite:Authority for the Host).");
+                }
+            }
+        }
     }
 
     private static void CheckStringMatch(List<string> errors, string key, StringMatchOptions match)

@@ -478,6 +478,7 @@ internal static class IstioResourceReader
                 destination.Get("weight")!.Value.Error("weight must not be negative.");
             }
 
+            destination.Note("headers", "per-destination headers are not implemented by MeshLite; the rule's headers are.");
             route.Add(new RouteDestinationSpec(host, target.Value.Get("port")?.Int("number"), weight));
         }
 
@@ -486,7 +487,8 @@ internal static class IstioResourceReader
             http.Get("route")!.Value.Error("total destination weight = 0");
         }
 
-        return new HttpRuleSpec(http.String("name"), matches, sourceLabels, route, http.Duration("timeout"), ReadRetries(http), ReadFault(http), http.Path);
+        return new HttpRuleSpec(http.String("name"), matches, sourceLabels, route, http.Duration("timeout"), ReadRetries(http), ReadFault(http), ReadRewrite(http),
+            ReadHeaders(http));
     }
 
     private static StringMatchOptions? ReadStringMatch(YamlField field, bool allowPresence)
@@ -523,6 +525,69 @@ internal static class IstioResourceReader
             catch (ArgumentException ex)
             {
                 field.Get("regex")!.Value.Error($"'{regex}' is not a valid regular expression: {ex.Message}");
+            }
+        }
+
+        return options;
+    }
+
+    private static RewriteOptions? ReadRewrite(YamlField http)
+    {
+        if (http.Get("rewrite") is not { } rewrite)
+        {
+            return null;
+        }
+
+        rewrite.Note("uriRegexRewrite", "not implemented by MeshLite; the path is not rewritten by it.");
+        var options = new RewriteOptions { Uri = rewrite.String("uri"), Authority = rewrite.String("authority") };
+        if (options.Uri is { } uri && !uri.StartsWith('/'))
+        {
+            rewrite.Get("uri")!.Value.Error("uri must start with '/'.");
+        }
+
+        if (http.Node is YamlMappingNode rule && rule.Children.ContainsKey(new YamlScalarNode("redirect")))
+        {
+            rewrite.Error("rewrite may not be used with redirect");
+        }
+
+        return options.Uri is null && options.Authority is null ? null : options;
+    }
+
+    private static RouteHeadersOptions? ReadHeaders(YamlField http)
+    {
+        if (http.Get("headers") is not { } headers)
+        {
+            return null;
+        }
+
+        var options = new RouteHeadersOptions { Request = ReadHeaderOperations(headers.Get("request")), Response = ReadHeaderOperations(headers.Get("response")) };
+        return options.Request is null && options.Response is null ? null : options;
+    }
+
+    private static HeaderOperationsOptions? ReadHeaderOperations(YamlField? side)
+    {
+        if (side is not { } field)
+        {
+            return null;
+        }
+
+        var options = new HeaderOperationsOptions();
+        foreach (var (name, value) in field.StringMap("set"))
+        {
+            options.Set[name] = value;
+        }
+
+        foreach (var (name, value) in field.StringMap("add"))
+        {
+            options.Add[name] = value;
+        }
+
+        options.Remove.AddRange(field.Strings("remove"));
+        foreach (var name in options.Set.Keys.Concat(options.Add.Keys).Concat(options.Remove))
+        {
+            if (name.StartsWith(':') || name.Length == 0)
+            {
+                field.Error($"'{name}': pseudo-headers cannot be set here (use rewrite.authority for the Host).");
             }
         }
 

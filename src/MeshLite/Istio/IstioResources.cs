@@ -52,7 +52,7 @@ internal sealed record TelemetryResource(ResourceMeta Meta, IReadOnlyDictionary<
 internal sealed record RouteDestinationSpec(string Host, int? Port, int Weight);
 
 internal sealed record HttpRuleSpec(string? Name, IReadOnlyList<HttpMatchOptions> Match, IReadOnlyList<IReadOnlyDictionary<string, string>?> SourceLabels,
-    IReadOnlyList<RouteDestinationSpec> Route, TimeSpan? Timeout, RetryOptions? Retries, FaultOptions? Fault, string Path);
+    IReadOnlyList<RouteDestinationSpec> Route, TimeSpan? Timeout, RetryOptions? Retries, FaultOptions? Fault, RewriteOptions? Rewrite, RouteHeadersOptions? Headers);
 
 internal sealed record VirtualServiceResource(ResourceMeta Meta, IReadOnlyList<string> Hosts, bool ForSidecars, IReadOnlyList<string> ExportTo, IReadOnlyList<HttpRuleSpec> Http);
 

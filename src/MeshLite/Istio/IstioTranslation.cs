@@ -715,6 +715,31 @@ internal sealed partial class IstioTranslation
             keys.Add(($"{prefix}:Retries:RetryOn", retryOn));
         }
 
+        if (rule.Rewrite is { } rewrite)
+        {
+            if (rewrite.Uri is { } uri)
+            {
+                keys.Add(($"{prefix}:Rewrite:Uri", uri));
+            }
+
+            if (rewrite.Authority is { } authority)
+            {
+                keys.Add(($"{prefix}:Rewrite:Authority", authority));
+            }
+        }
+
+        foreach (var (side, operations) in (ValueTuple<string, HeaderOperationsOptions?>[])[("Request", rule.Headers?.Request), ("Response", rule.Headers?.Response)])
+        {
+            if (operations is null)
+            {
+                continue;
+            }
+
+            keys.AddRange(operations.Set.Select(h => ($"{prefix}:Headers:{side}:Set:{h.Key}", h.Value)));
+            keys.AddRange(operations.Add.Select(h => ($"{prefix}:Headers:{side}:Add:{h.Key}", h.Value)));
+            keys.AddRange(operations.Remove.Select((name, i) => ($"{prefix}:Headers:{side}:Remove:{i}", name)));
+        }
+
         if (rule.Fault is { } fault)
         {
             keys.Add(($"{prefix}:Fault:Delay:Percentage", Text(fault.Delay.Percentage)));

@@ -66,8 +66,12 @@ internal sealed partial class HopPipeline
             if (routes.RulesOf(route) is { } rules)
             {
                 // A VirtualService for this host: its first matching rule chooses the destination; none is Envoy's 404 NR.
-                rule = RouteRule.FirstMatch(rules, context.Request);
+                rule = RouteRule.FirstMatch(rules, context.Request, out var matchedPrefix);
                 route = rule?.PickDestination() ?? RouteTable.NoRoute;
+                if (rule is { Transforms: true })
+                {
+                    context.Features.Set(new RoutedRequest(rule, matchedPrefix));
+                }
             }
         }
 

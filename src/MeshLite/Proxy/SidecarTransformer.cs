@@ -41,13 +41,13 @@ internal class SidecarTransformer : HttpTransformer
             return AfterCopyAsync(copy, httpContext, proxyRequest);
         }
 
-        OnRequest(httpContext, proxyRequest);
+        OnRequest(httpContext, proxyRequest, destinationPrefix);
         return default;
 
         async ValueTask AfterCopyAsync(ValueTask copying, HttpContext context, HttpRequestMessage request)
         {
             await copying;
-            OnRequest(context, request);
+            OnRequest(context, request, destinationPrefix);
         }
     }
 
@@ -70,7 +70,7 @@ internal class SidecarTransformer : HttpTransformer
         }
     }
 
-    private static void OnRequest(HttpContext httpContext, HttpRequestMessage proxyRequest)
+    private static void OnRequest(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix)
     {
         var hop = httpContext.Features.Get<HopFeature>()!;
         var route = hop.Route;
@@ -118,7 +118,54 @@ internal class SidecarTransformer : HttpTransformer
                 break;
         }
 
+        // Only a VirtualService rule's routes are named: no feature lookup for any other request.
+        if (route.Name is not null && httpContext.Features.Get<RoutedRequest>() is { } routed)
+        {
+            ApplyRule(routed, request, proxyRequest, destinationPrefix);
+        }
+
         hop.ForwardTimestamp = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>A VirtualService rule's <c>rewrite</c> and request <c>headers</c>, after the usual copy.</summary>
+    private static void ApplyRule(RoutedRequest routed, HttpRequest request, HttpRequestMessage proxyRequest, string destinationPrefix)
+    {
+        var rule = routed.Rule;
+        if (rule.RewriteUri is not null)
+        {
+            var path = rule.RewritePath(request.Path.Value ?? "/", routed.MatchedPrefix);
+            proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, new PathString(path), request.QueryString);
+        }
+
+        if (rule.RewriteAuthority is { } authority)
+        {
+            proxyRequest.Headers.Host = authority;
+        }
+
+        if (rule.RequestHeaders is { } operations)
+        {
+            Apply(operations, proxyRequest.Headers, static (headers, name) => headers.Remove(name),
+                static (headers, name, value) => headers.TryAddWithoutValidation(name, value));
+        }
+    }
+
+    private static void Apply<THeaders>(HeaderOperations operations, THeaders headers, Func<THeaders, string, bool> remove, Func<THeaders, string, string, bool> add)
+    {
+        foreach (var name in operations.Remove)
+        {
+            remove(headers, name);
+        }
+
+        foreach (var (name, value) in operations.Set)
+        {
+            remove(headers, name);
+            add(headers, name, value);
+        }
+
+        foreach (var (name, value) in operations.Add)
+        {
+            add(headers, name, value);
+        }
     }
 
     private void OnResponse(HttpContext httpContext, HttpResponseMessage? proxyResponse)
@@ -150,6 +197,14 @@ internal class SidecarTransformer : HttpTransformer
 
         _metadata.OnResponse(headers, hop);
         SidecarResponseHeaders.Apply(httpContext.Response, hop, _keeper);
+        if (hop.Route.Name is not null && httpContext.Features.Get<RoutedRequest>()?.Rule.ResponseHeaders is { } operations)
+        {
+            Apply(operations, headers, static (h, name) => h.Remove(name), static (h, name, value) =>
+            {
+                h.Append(name, value);
+                return true;
+            });
+        }
     }
 
     private static bool IsUpgrade(HttpContext context) =>

@@ -30,7 +30,22 @@ internal sealed class RouteRule
 
         // As on a cluster: no timeout unless the rule has one, where YARP's own would end a quiet stream at 100 s.
         RequestConfig = new ForwarderRequestConfig { ActivityTimeout = options.Timeout ?? Timeout.InfiniteTimeSpan };
+        RewriteUri = options.Rewrite?.Uri;
+        RewriteAuthority = options.Rewrite?.Authority;
+        RequestHeaders = HeaderOperations.From(options.Headers?.Request);
+        ResponseHeaders = HeaderOperations.From(options.Headers?.Response);
     }
+
+    public string? RewriteUri { get; }
+
+    public string? RewriteAuthority { get; }
+
+    public HeaderOperations? RequestHeaders { get; }
+
+    public HeaderOperations? ResponseHeaders { get; }
+
+    /// <summary>Whether forwarding under this rule changes the request or the response (a rewrite, header operations).</summary>
+    public bool Transforms => RewriteUri is not null || RewriteAuthority is not null || RequestHeaders is not null || ResponseHeaders is not null;
 
     public UpstreamPolicy Policy { get; }
 
@@ -41,21 +56,26 @@ internal sealed class RouteRule
     public IEnumerable<MeshRoute> Destinations => _destinations.Select(d => d.Route);
 
     /// <summary>The first rule that matches the request, as Envoy walks a virtual host's routes; null when none does.</summary>
-    public static RouteRule? FirstMatch(RouteRule[] rules, HttpRequest request)
+    public static RouteRule? FirstMatch(RouteRule[] rules, HttpRequest request) => FirstMatch(rules, request, out _);
+
+    /// <summary>As <see cref="FirstMatch(RouteRule[], HttpRequest)"/>, with the URI prefix the match used (which a rewrite replaces), if any.</summary>
+    public static RouteRule? FirstMatch(RouteRule[] rules, HttpRequest request, out string? matchedPrefix)
     {
         foreach (var rule in rules)
         {
-            if (rule.Matches(request))
+            if (rule.Matches(request, out matchedPrefix))
             {
                 return rule;
             }
         }
 
+        matchedPrefix = null;
         return null;
     }
 
-    public bool Matches(HttpRequest request)
+    public bool Matches(HttpRequest request, out string? matchedPrefix)
     {
+        matchedPrefix = null;
         if (_matches.Length == 0)
         {
             return true;
@@ -65,12 +85,19 @@ internal sealed class RouteRule
         {
             if (match.Matches(request))
             {
+                matchedPrefix = match.UriPrefix;
                 return true;
             }
         }
 
         return false;
     }
+
+    /// <summary>The path the destination sees under <c>rewrite.uri</c>: the matched prefix replaced, else the whole path.</summary>
+    public string RewritePath(string path, string? matchedPrefix) =>
+        matchedPrefix is not null && path.StartsWith(matchedPrefix, StringComparison.Ordinal)
+            ? string.Concat(RewriteUri, path.AsSpan(matchedPrefix.Length))
+            : RewriteUri!;
 
     /// <summary>A destination drawn by weight (the share is weight / the sum of weights).</summary>
     public MeshRoute PickDestination()
@@ -104,9 +131,12 @@ internal sealed class RouteRule
         public RequestMatch(HttpMatchOptions options)
         {
             _uri = options.Uri is { } uri ? new StringCondition(uri) : null;
+            UriPrefix = options.Uri?.Prefix;
             _method = options.Method;
             _headers = [.. options.Headers.Select(h => (h.Key, new StringCondition(h.Value)))];
         }
+
+        public string? UriPrefix { get; }
 
         public bool Matches(HttpRequest request)
         {
@@ -144,3 +174,24 @@ internal sealed class RouteRule
             : _regex is null || _regex.IsMatch(value);
     }
 }
+
+/// <summary>A rule's header operations for one direction, in Envoy's order: remove, then set, then add.</summary>
+internal sealed class HeaderOperations
+{
+    private HeaderOperations(HeaderOperationsOptions options)
+    {
+        Remove = [.. options.Remove];
+        Set = [.. options.Set.Select(h => (h.Key, h.Value))];
+        Add = [.. options.Add.Select(h => (h.Key, h.Value))];
+    }
+
+    public string[] Remove { get; }
+    public (string Name, string Value)[] Set { get; }
+    public (string Name, string Value)[] Add { get; }
+
+    public static HeaderOperations? From(HeaderOperationsOptions? options) =>
+        options is null || (options.Remove.Count == 0 && options.Set.Count == 0 && options.Add.Count == 0) ? null : new HeaderOperations(options);
+}
+
+/// <summary>The rule a request was routed by, for the transformer when the rule changes the request or the response.</summary>
+internal sealed record RoutedRequest(RouteRule Rule, string? MatchedPrefix);

@@ -52,6 +52,8 @@ public class IstioNetworkingTests
             headers:
               request:
                 set: {x-route: stable}
+              response:
+                remove: [x-debug]
         """;
 
     [Fact]
@@ -88,7 +90,9 @@ public class IstioNetworkingTests
 
         Assert.Equal("VirtualService shop/reviews", translation.Settings.Single(s => s.Name == "Services:reviews:Routes").Source);
         Assert.Contains(translation.Warnings, w => w.Contains("spec.http[0].route[0].destination.subset", StringComparison.Ordinal) && w.Contains("all of the service's endpoints", StringComparison.Ordinal));
-        Assert.Contains(translation.Warnings, w => w.Contains("spec.http[1].headers: not implemented by MeshLite", StringComparison.Ordinal));
+        Assert.Equal("stable", stable.Headers!.Request!.Set["x-route"]);
+        Assert.Equal(["x-debug"], stable.Headers.Response!.Remove);
+        Assert.DoesNotContain(translation.Warnings, w => w.Contains("headers", StringComparison.Ordinal));
     }
 
     [Fact]
