@@ -5,6 +5,7 @@ using k8s;
 using k8s.Models;
 using MeshLite.Injection;
 using MeshLite.IntegrationTests.Common;
+using MeshLite.Yaml;
 using MeshLite.Tests.Injection;
 using YamlDotNet.RepresentationModel;
 

@@ -48,13 +48,13 @@ public class RouteRuleBenchmarks
     public MeshRoute HostOnly()
     {
         var route = _table.Outbound(_withoutRules);
-        return _table.RulesOf(route) is { } rules ? RouteRule.FirstMatch(rules, _request)!.PickDestination() : route;
+        return _table.RulesOf(route) is { } rules ? RouteRule.FirstMatch(rules, _request, out _)!.PickDestination() : route;
     }
 
     [Benchmark]
     public MeshRoute HostAndVirtualServiceRules()
     {
         var route = _table.Outbound(_withRules);
-        return _table.RulesOf(route) is { } rules ? RouteRule.FirstMatch(rules, _request)?.PickDestination() ?? RouteTable.NoRoute : route;
+        return _table.RulesOf(route) is { } rules ? RouteRule.FirstMatch(rules, _request, out _)?.PickDestination() ?? RouteTable.NoRoute : route;
     }
 }

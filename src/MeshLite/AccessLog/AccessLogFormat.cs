@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using MeshLite.Configuration;
@@ -247,7 +246,7 @@ internal sealed class AccessLogFormat
 
     private FieldValue Value(Part part, in AccessLogEntry e) => part.Field switch
     {
-        Field.StartTime => new(e.StartTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture)),
+        Field.StartTime => new(e.StartTime.ToString(AccessLogFormatter.StartTimeFormat, CultureInfo.InvariantCulture)),
         Field.Method => new(e.Method),
         Field.Path => new(string.IsNullOrEmpty(e.PathBase) && string.IsNullOrEmpty(e.Path) ? null : string.Concat(e.PathBase, e.Path, e.Query)),
         Field.Authority => new(e.Authority),
@@ -266,25 +265,14 @@ internal sealed class AccessLogFormat
         Field.Duration => FieldValue.Of(e.DurationMs),
         Field.UpstreamHost => new(e.UpstreamHost),
         Field.UpstreamCluster or Field.UpstreamClusterRaw => new(e.UpstreamCluster),
-        Field.DownstreamLocalAddress => new(Address(e.LocalAddress, e.LocalPort, withPort: true)),
-        Field.DownstreamLocalAddressWithoutPort => new(Address(e.LocalAddress, e.LocalPort, withPort: false)),
-        Field.DownstreamRemoteAddress => new(Address(e.RemoteAddress, e.RemotePort, withPort: true)),
-        Field.DownstreamRemoteAddressWithoutPort => new(Address(e.RemoteAddress, e.RemotePort, withPort: false)),
+        Field.DownstreamLocalAddress => new(AccessLogFormatter.Address(e.LocalAddress, e.LocalPort, withPort: true)),
+        Field.DownstreamLocalAddressWithoutPort => new(AccessLogFormatter.Address(e.LocalAddress, e.LocalPort, withPort: false)),
+        Field.DownstreamRemoteAddress => new(AccessLogFormatter.Address(e.RemoteAddress, e.RemotePort, withPort: true)),
+        Field.DownstreamRemoteAddressWithoutPort => new(AccessLogFormatter.Address(e.RemoteAddress, e.RemotePort, withPort: false)),
         Field.RouteName => new(e.RouteName == "-" ? null : e.RouteName),
         Field.AttemptCount => FieldValue.Of(e.UpstreamAttemptCount),
         Field.TraceId => new(e.TraceId.IsEmpty ? null : e.TraceId.ToString()),
         Field.Hostname => new(Environment.MachineName),
         _ => default,
     };
-
-    private static string? Address(IPAddress? address, int port, bool withPort)
-    {
-        if (address is null)
-        {
-            return null;
-        }
-
-        var ip = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        return withPort ? new IPEndPoint(ip, port).ToString() : ip.ToString();
-    }
 }

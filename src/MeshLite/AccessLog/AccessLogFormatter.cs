@@ -13,9 +13,12 @@ namespace MeshLite.AccessLog;
 /// </summary>
 internal static class AccessLogFormatter
 {
+    /// <summary>Envoy's <c>%START_TIME%</c>: UTC to the millisecond.</summary>
+    public const string StartTimeFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+
     public static void AppendText(StringBuilder line, in AccessLogEntry e)
     {
-        line.Append(CultureInfo.InvariantCulture, $"[{e.StartTime:yyyy-MM-ddTHH:mm:ss.fffZ}] \"").Append(e.Method).Append(' ');
+        line.Append('[').Append(e.StartTime.ToString(StartTimeFormat, CultureInfo.InvariantCulture)).Append("] \"").Append(e.Method).Append(' ');
         AppendPath(line, e);
         line.Append(' ').Append(e.Protocol).Append("\" ")
             .Append(e.ResponseCode).Append(' ')
@@ -56,7 +59,7 @@ internal static class AccessLogFormatter
     public static void WriteJson(Utf8JsonWriter json, in AccessLogEntry e)
     {
         json.WriteStartObject();
-        json.WriteString("start_time", e.StartTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+        json.WriteString("start_time", e.StartTime.ToString(StartTimeFormat, CultureInfo.InvariantCulture));
         json.WriteString("route_name", e.RouteName == "-" ? null : e.RouteName);
         json.WriteString("method", e.Method);
         json.WriteString("path", string.IsNullOrEmpty(e.PathBase) && string.IsNullOrEmpty(e.Path) ? "-" : string.Concat(e.PathBase, e.Path, e.Query));
@@ -122,8 +125,17 @@ internal static class AccessLogFormatter
     private static void AppendAddress(StringBuilder line, System.Net.IPAddress? address, int port) =>
         line.Append(Address(address, port) ?? "-");
 
-    private static string? Address(System.Net.IPAddress? address, int port) =>
-        address is null ? null : new System.Net.IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString();
+    /// <summary>Envoy's <c>%DOWNSTREAM_*_ADDRESS%</c> (IPv4-mapped addresses as IPv4), or the address alone for <c>_WITHOUT_PORT</c>.</summary>
+    internal static string? Address(System.Net.IPAddress? address, int port, bool withPort = true)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        var ip = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return withPort ? new System.Net.IPEndPoint(ip, port).ToString() : ip.ToString();
+    }
 
     private static string Dash(string? value) => string.IsNullOrEmpty(value) ? "-" : value;
 }

@@ -64,11 +64,7 @@ internal sealed class MeshLiteSettings
             throw new MeshLiteConfigurationException(ex.Message, ex);
         }
 
-        if (configuration[$"{MeshLiteOptions.SectionName}:Namespace"] is null
-            && Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } podNamespace)
-        {
-            options.Namespace = podNamespace;
-        }
+        options.Namespace = NamespaceOf(configuration);
 
         foreach (var (name, service) in options.Services)
         {
@@ -92,6 +88,11 @@ internal sealed class MeshLiteSettings
 
         return options;
     }
+
+    /// <summary>The sidecar's namespace: <c>MeshLite:Namespace</c>, else the downward API's <c>POD_NAMESPACE</c>, else <c>default</c>.</summary>
+    public static string NamespaceOf(IConfiguration configuration) =>
+        configuration[$"{MeshLiteOptions.SectionName}:Namespace"]
+        ?? (Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } podNamespace ? podNamespace : new MeshLiteOptions().Namespace);
 
     /// <summary>Whether a key is present, even as an empty object (which a JSON file gives as a key with a null value).</summary>
     private static bool HasKey(IConfiguration configuration, string key) =>

@@ -28,7 +28,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
     private readonly Gauge _version;
     private readonly Lock _gate = new();
     private IDisposable? _subscription;
-    private int _istioVersion;
+    private IstioTranslation? _istioLogged;
 
     public ConfigurationReloader(IConfiguration configuration, ConfigurationFile file, IstioInput istio, LiveSettings live, LiveUpstreams upstreams,
         MeshLiteMetrics metrics, TimeProvider time, ILogger<ConfigurationReloader> logger)
@@ -36,7 +36,7 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
         _configuration = configuration;
         _file = file;
         _istio = istio;
-        _istioVersion = istio.Version;
+        _istioLogged = istio.Current;
         _live = live;
         _upstreams = upstreams;
         _time = time;
@@ -88,9 +88,9 @@ internal sealed partial class ConfigurationReloader : IHostedService, IDisposabl
                     throw new MeshLiteConfigurationException(istioError);
                 }
 
-                if (_istio.Version != _istioVersion && _istio.Current is { } istio)
+                if (_istio.Current is { } istio && !ReferenceEquals(istio, _istioLogged))
                 {
-                    _istioVersion = _istio.Version;
+                    _istioLogged = istio;
                     IstioLog.Loaded(_logger, istio);
                 }
 

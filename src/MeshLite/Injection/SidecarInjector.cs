@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeshLite.Configuration;
+using MeshLite.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
-using static MeshLite.Injection.YamlNodes;
+using static MeshLite.Yaml.YamlNodes;
 using A = MeshLite.Injection.InjectionAnnotations;
 
 namespace MeshLite.Injection;
@@ -57,18 +58,10 @@ internal sealed class SidecarInjector(InjectOptions options)
         _injected = 0;
         var marks = new DocumentMarks(new Parser(new StringReader(yaml)));
         var stream = new YamlStream();
-        try
+        if (YamlLoading.TryLoad(stream, marks) is { } invalid)
         {
-            stream.Load(marks);
-        }
-        catch (YamlException ex)
-        {
-            throw new InjectionException($"{source}:{ex.Start.Line}:{ex.Start.Column}: invalid YAML: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-        {
-            // YamlDotNet's scanner and node loader fail this way, without a position, on some malformed text.
-            throw new InjectionException($"{source}: invalid YAML: {ex.Message}");
+            var at = invalid.Start is { } start ? $":{start.Line}:{start.Column}" : "";
+            throw new InjectionException($"{source}{at}: invalid YAML: {invalid.Message}");
         }
 
         var output = new StringBuilder();

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Reflection;
+using MeshLite.Yaml;
 using YamlDotNet.RepresentationModel;
-using static MeshLite.Injection.YamlNodes;
+using static MeshLite.Yaml.YamlNodes;
 
 namespace MeshLite.Injection;
 

@@ -12,24 +12,17 @@ internal sealed class IstioInput
 {
     private string? _error;
     private volatile IstioTranslation? _current;
-    private int _version;
 
     public IstioInput(string? path) => Path = path;
 
     public string? Path { get; }
 
+    /// <summary>The translation of the last read without an error; a new instance per read.</summary>
     public IstioTranslation? Current => _current;
-
-    /// <summary>1 once read at start, one more each time the files are read again without an error.</summary>
-    public int Version => Volatile.Read(ref _version);
 
     public static IstioInput None { get; } = new(null);
 
-    internal void Publish(IstioTranslation translation)
-    {
-        _current = translation;
-        Interlocked.Increment(ref _version);
-    }
+    internal void Publish(IstioTranslation translation) => _current = translation;
 
     internal void Fail(string error) => Volatile.Write(ref _error, error);
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using MeshLite.Configuration;
-using YamlDotNet.Core;
+using MeshLite.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace MeshLite.Istio;
@@ -41,19 +41,9 @@ internal static class IstioResourceReader
             }
 
             var stream = new YamlStream();
-            try
+            if (YamlLoading.TryLoad(stream, text) is { } invalid)
             {
-                stream.Load(new StringReader(text));
-            }
-            catch (YamlException ex)
-            {
-                errors.Add($"{file}:{ex.Start.Line}:{ex.Start.Column}: not valid YAML: {(ex.InnerException ?? ex).Message}");
-                continue;
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-            {
-                // YamlDotNet's scanner and node loader fail this way, without a position, on some malformed text.
-                errors.Add($"{file}: not valid YAML: {ex.Message}");
+                errors.Add($"{file}{(invalid.Start is { } start ? $":{start.Line}:{start.Column}" : "")}: not valid YAML: {invalid.Message}");
                 continue;
             }
 
@@ -217,9 +207,8 @@ internal static class IstioResourceReader
     private static bool IsIstioConfigMap(YamlField top)
     {
         var map = (YamlMappingNode)top.Node;
-        var name = (map.Get("metadata") as YamlMappingNode)?.Get("name") is YamlScalarNode { Value: { } value } ? value : null;
-        return (name == "istio" || name?.StartsWith("istio-", StringComparison.Ordinal) == true)
-            && map.Get("data") is YamlMappingNode data && data.Get("mesh") is not null;
+        var name = map.GetMap("metadata")?.GetString("name");
+        return (name == "istio" || name?.StartsWith("istio-", StringComparison.Ordinal) == true) && map.GetMap("data")?.Get("mesh") is not null;
     }
 
     private static ResourceMeta Meta(YamlDocumentReader document, string kind, string name, string ns, IstioResourceSet set) =>
@@ -233,8 +222,6 @@ internal static class IstioResourceReader
             document.MarkRead(map, path, key.Value ?? "");
         }
     }
-
-    private static YamlNode? Get(this YamlMappingNode map, string key) => map.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
 
     private static WorkloadMode Mode(YamlField entry)
     {
@@ -545,7 +532,7 @@ internal static class IstioResourceReader
             rewrite.Get("uri")!.Value.Error("uri must start with '/'.");
         }
 
-        if (http.Node is YamlMappingNode rule && rule.Children.ContainsKey(new YamlScalarNode("redirect")))
+        if ((http.Node as YamlMappingNode)?.Get("redirect") is not null)
         {
             rewrite.Error("rewrite may not be used with redirect");
         }
@@ -851,18 +838,9 @@ internal static class IstioResourceReader
         }
 
         var inner = new YamlStream();
-        try
+        if (YamlLoading.TryLoad(inner, text) is { } invalid)
         {
-            inner.Load(new StringReader(text));
-        }
-        catch (YamlException ex)
-        {
-            mesh.Error($"not valid YAML at line {ex.Start.Line} of the mesh config: {(ex.InnerException ?? ex).Message}");
-            return;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-        {
-            mesh.Error($"not valid YAML: {ex.Message}");
+            mesh.Error($"not valid YAML{(invalid.Start is { } start ? $" at line {start.Line} of the mesh config" : "")}: {invalid.Message}");
             return;
         }
 

@@ -39,7 +39,8 @@ internal sealed partial class IstioTranslation
         RootNamespace = _mesh?.RootNamespace ?? workload.RootNamespace;
     }
 
-    public string RootNamespace { get; }
+    /// <summary><c>meshConfig.rootNamespace</c>, else <c>MeshLite:Istio:RootNamespace</c>.</summary>
+    private string RootNamespace { get; }
 
     public List<string> Warnings { get; }
 
@@ -784,7 +785,7 @@ internal static class IstioWorkloads
     public static IstioWorkload From(IConfiguration configuration)
     {
         var serviceName = configuration[P + "ServiceName"] ?? "";
-        var ns = configuration[P + "Namespace"] ?? (Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } podNamespace ? podNamespace : "default");
+        var ns = MeshLiteSettings.NamespaceOf(configuration);
         var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["app"] = configuration[P + "App"] ?? serviceName };
         if (configuration[P + "Version"] is { } version)
         {
@@ -798,6 +799,8 @@ internal static class IstioWorkloads
 
         var registry = configuration.GetSection(P + "Services").GetChildren()
             .ToDictionary(s => s.Key, s => s["Namespace"] ?? "default", StringComparer.OrdinalIgnoreCase);
-        return new IstioWorkload(ns, labels, configuration[P + "ClusterDomain"] ?? "cluster.local", configuration[P + "Istio:RootNamespace"] ?? "istio-system", registry);
+        var defaults = new MeshLiteOptions();
+        return new IstioWorkload(ns, labels, configuration[P + "ClusterDomain"] ?? defaults.ClusterDomain,
+            configuration[P + "Istio:RootNamespace"] ?? defaults.Istio.RootNamespace, registry);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MeshLite.Yaml;
 using YamlDotNet.RepresentationModel;
 
 namespace MeshLite.Istio;
@@ -83,7 +84,7 @@ internal readonly struct YamlField(YamlNode node, string path, YamlDocumentReade
         }
 
         Document.Visit(map, Path);
-        if (!map.Children.TryGetValue(new YamlScalarNode(key), out var value) || IsNull(value))
+        if (map.Get(key) is not { } value || YamlNodes.IsNull(value))
         {
             return null;
         }
@@ -275,9 +276,6 @@ internal readonly struct YamlField(YamlNode node, string path, YamlDocumentReade
 
         return values;
     }
-
-    private static bool IsNull(YamlNode node) =>
-        node is YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: null or "" or "~" or "null" or "Null" or "NULL" };
 }
 
 /// <summary>Go's duration syntax, which Istio's resources use: a sequence of numbers with units h, m, s, ms, us, ns.</summary>

@@ -55,10 +55,10 @@ internal sealed class RouteRule
 
     public IEnumerable<MeshRoute> Destinations => _destinations.Select(d => d.Route);
 
-    /// <summary>The first rule that matches the request, as Envoy walks a virtual host's routes; null when none does.</summary>
-    public static RouteRule? FirstMatch(RouteRule[] rules, HttpRequest request) => FirstMatch(rules, request, out _);
-
-    /// <summary>As <see cref="FirstMatch(RouteRule[], HttpRequest)"/>, with the URI prefix the match used (which a rewrite replaces), if any.</summary>
+    /// <summary>
+    /// The first rule that matches the request, as Envoy walks a virtual host's routes (null when none does), and the
+    /// URI prefix its match used, which a rewrite replaces.
+    /// </summary>
     public static RouteRule? FirstMatch(RouteRule[] rules, HttpRequest request, out string? matchedPrefix)
     {
         foreach (var rule in rules)

@@ -1,4 +1,5 @@
 using MeshLite.Configuration;
+using MeshLite.Tests;
 
 namespace MeshLite.Istio.Tests;
 
@@ -14,7 +15,7 @@ public class IstioFuzzTests
     [Fact]
     public void MutatedRealResources_EndInResourcesOrAPositionedError_NeverAnotherException()
     {
-        var folder = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "config", "mesh", "istio");
+        var folder = RepositoryFile.Find("config", "mesh", "istio");
         var sources = Directory.GetFiles(folder, "*.yaml").Select(File.ReadAllText).ToArray();
         Assert.NotEmpty(sources);
         var random = new Random(16);

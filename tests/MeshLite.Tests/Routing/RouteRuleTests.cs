@@ -41,7 +41,7 @@ public class RouteRuleTests
     private static string? Chosen(RouteTable table, HttpRequest request)
     {
         var rules = table.RulesOf(table.Outbound(new HostString("reviews")))!;
-        return RouteRule.FirstMatch(rules, request)?.PickDestination().RouteName;
+        return RouteRule.FirstMatch(rules, request, out _)?.PickDestination().RouteName;
     }
 
     [Fact]

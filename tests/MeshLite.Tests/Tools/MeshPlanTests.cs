@@ -1,20 +1,10 @@
+using MeshLite.Tests;
+
 namespace MeshLite.Tools.Tests;
 
 public class MeshPlanTests
 {
-    private static string CheckoutFile()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var file = Path.Combine(dir.FullName, "config", "mesh", "checkout.json");
-            if (File.Exists(file))
-            {
-                return file;
-            }
-        }
-
-        throw new FileNotFoundException("config/mesh/checkout.json");
-    }
+    private static string CheckoutFile() => RepositoryFile.Find("config", "mesh", "checkout.json");
 
     [Fact]
     public void Create_GivesEveryServiceItsOwnFreePorts_AndEachSidecarTheOthersAsItsRegistry()

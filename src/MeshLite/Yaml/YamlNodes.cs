@@ -1,10 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace MeshLite.Injection;
+namespace MeshLite.Yaml;
 
 /// <summary>Small helpers over YamlDotNet's node model, which keeps every field, style and order it does not touch.</summary>
 internal static partial class YamlNodes
@@ -116,9 +117,13 @@ internal static partial class YamlNodes
         _ => new YamlScalarNode("null"),
     };
 
-    private static JsonValue? PlainToJson(string? value) => value switch
+    /// <summary>Whether a plain scalar is YAML's null (empty, <c>~</c>, <c>null</c>), as the API server reads it.</summary>
+    public static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any } scalar && IsNullText(scalar.Value);
+
+    private static bool IsNullText([NotNullWhen(false)] string? value) => value is null or "" or "~" or "null" or "Null" or "NULL";
+
+    private static JsonValue? PlainToJson(string? value) => IsNullText(value) ? null : value switch
     {
-        null or "" or "~" or "null" or "Null" or "NULL" => null,
         "true" or "True" or "TRUE" => JsonValue.Create(true),
         "false" or "False" or "FALSE" => JsonValue.Create(false),
         _ when long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => JsonValue.Create(l),
