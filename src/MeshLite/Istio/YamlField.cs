@@ -122,51 +122,31 @@ internal readonly struct YamlField(YamlNode node, string path, YamlDocumentReade
         return null;
     }
 
-    public double? Double(string key)
+    public double? Double(string key) =>
+        Scalar(key, static (string text, out double value) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value), "a number");
+
+    public int? Int(string key) =>
+        Scalar(key, static (string text, out int value) => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value), "a whole number");
+
+    public bool? Bool(string key) => Scalar(key, static (string text, out bool value) => bool.TryParse(text, out value), "true or false");
+
+    private delegate bool TryParse<T>(string text, out T value);
+
+    /// <summary>A scalar field parsed as <typeparamref name="T"/>; one that does not parse is an error saying what it should be.</summary>
+    private T? Scalar<T>(string key, TryParse<T> parse, string expected)
+        where T : struct
     {
         if (String(key) is not { } text)
         {
             return null;
         }
 
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+        if (parse(text, out var value))
         {
             return value;
         }
 
-        Get(key)!.Value.Error($"'{text}' is not a number.");
-        return null;
-    }
-
-    public int? Int(string key)
-    {
-        if (String(key) is not { } text)
-        {
-            return null;
-        }
-
-        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-        {
-            return value;
-        }
-
-        Get(key)!.Value.Error($"'{text}' is not a whole number.");
-        return null;
-    }
-
-    public bool? Bool(string key)
-    {
-        if (String(key) is not { } text)
-        {
-            return null;
-        }
-
-        if (bool.TryParse(text, out var value))
-        {
-            return value;
-        }
-
-        Get(key)!.Value.Error($"'{text}' is not true or false.");
+        Get(key)!.Value.Error($"'{text}' is not {expected}.");
         return null;
     }
 

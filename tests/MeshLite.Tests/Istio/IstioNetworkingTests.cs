@@ -295,6 +295,9 @@ public class IstioNetworkingTests
     [InlineData("spec:\n  hosts: [reviews]\n  http: [{retries: {attempts: 2, retryOn: \"5xx, reset\"}}]", "VirtualService",
         "spec.http[0].retries.retryOn: \" reset\" is not a valid retryOn policy")]
     [InlineData("spec:\n  hosts: [reviews]\n  http: [{fault: {}}]", "VirtualService", "spec.http[0].fault: HTTP fault injection must have an abort and/or a delay")]
+    [InlineData("spec:\n  tracing: [{randomSamplingPercentage: lots}]", "Telemetry", "spec.tracing[0].randomSamplingPercentage: 'lots' is not a number.")]
+    [InlineData("spec:\n  hosts: [reviews]\n  http: [{retries: {attempts: many}}]", "VirtualService", "spec.http[0].retries.attempts: 'many' is not a whole number.")]
+    [InlineData("spec:\n  tracing: [{disableSpanReporting: maybe}]", "Telemetry", "spec.tracing[0].disableSpanReporting: 'maybe' is not true or false.")]
     [InlineData("spec:\n  hosts: [reviews]\n  http: [{timeout: 1500us}]", "VirtualService", "spec.http[0].timeout: only durations to ms precision are supported")]
     [InlineData("spec:\n  hosts: [reviews]\n  http: [{retries: {attempts: 0, perTryTimeout: 1s}}]", "VirtualService", "spec.http[0].retries: perTryTimeout and retryOn cannot be set when attempts is 0")]
     [InlineData("spec:\n  hosts: [reviews]\n  http: [{route: [{destination: {host: a}, weight: 0}, {destination: {host: b}, weight: 0}]}]", "VirtualService",
