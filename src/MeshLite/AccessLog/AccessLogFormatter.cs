@@ -18,7 +18,9 @@ internal static class AccessLogFormatter
 
     public static void AppendText(StringBuilder line, in AccessLogEntry e)
     {
-        line.Append('[').Append(e.StartTime.ToString(StartTimeFormat, CultureInfo.InvariantCulture)).Append("] \"").Append(e.Method).Append(' ');
+        Span<char> time = stackalloc char[32];
+        e.StartTime.TryFormat(time, out var written, StartTimeFormat, CultureInfo.InvariantCulture);
+        line.Append('[').Append(time[..written]).Append("] \"").Append(e.Method).Append(' ');
         AppendPath(line, e);
         line.Append(' ').Append(e.Protocol).Append("\" ")
             .Append(e.ResponseCode).Append(' ')

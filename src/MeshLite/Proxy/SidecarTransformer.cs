@@ -38,16 +38,17 @@ internal class SidecarTransformer : HttpTransformer
         var copy = base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         if (!copy.IsCompletedSuccessfully)
         {
-            return AfterCopyAsync(copy, httpContext, proxyRequest);
+            return AfterCopyAsync(copy, httpContext, proxyRequest, destinationPrefix);
         }
 
         OnRequest(httpContext, proxyRequest, destinationPrefix);
         return default;
 
-        async ValueTask AfterCopyAsync(ValueTask copying, HttpContext context, HttpRequestMessage request)
+        // Static, with everything passed in: a capture would allocate its closure on every request, async or not.
+        static async ValueTask AfterCopyAsync(ValueTask copying, HttpContext context, HttpRequestMessage request, string prefix)
         {
             await copying;
-            OnRequest(context, request, destinationPrefix);
+            OnRequest(context, request, prefix);
         }
     }
 
